@@ -1,0 +1,71 @@
+"""The Debian package index of a release, fetched once and cached for offline checks."""
+
+from __future__ import annotations
+
+import lzma
+import os
+import urllib.error
+import urllib.request
+from functools import cache
+from pathlib import Path
+
+from socle import images
+from socle.errors import SocleError
+
+COMPONENTS = ("main", "contrib", "non-free", "non-free-firmware")
+
+
+def index_path(release: str) -> Path:
+    return images.cache_dir() / "debian-index" / f"{release}-amd64.txt"
+
+
+def fetch(release: str, mirror: str = images.DEFAULT_MIRROR) -> Path:
+    """Download Packages.xz of every component and keep ``name version installed-size-KiB`` lines."""
+    target = index_path(release)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lines: list[str] = []
+    for comp in COMPONENTS:
+        url = f"{mirror}/dists/{release}/{comp}/binary-amd64/Packages.xz"
+        try:
+            with urllib.request.urlopen(url, timeout=60) as resp:
+                data = lzma.decompress(resp.read()).decode("utf-8", "replace")
+        except (urllib.error.URLError, OSError, lzma.LZMAError) as exc:
+            raise SocleError(
+                f"cannot fetch the Debian package index {url}: {exc}",
+                hint="check the network to the Debian mirror, then run 'invoke setup' again",
+            ) from None
+        name = version = size = ""
+        for line in data.splitlines() + [""]:
+            if line.startswith("Package: "):
+                name = line[9:]
+            elif line.startswith("Version: "):
+                version = line[9:]
+            elif line.startswith("Installed-Size: "):
+                size = line[16:]
+            elif not line and name:
+                lines.append(f"{name} {version} {size or 0}")
+                name = version = size = ""
+    tmp = target.with_suffix(".part")
+    tmp.write_text("\n".join(sorted(lines)) + "\n")
+    tmp.replace(target)
+    load.cache_clear()
+    return target
+
+
+@cache
+def load(release: str) -> dict[str, tuple[str, int]] | None:
+    """name -> (version, installed size KiB) for ``release``, or None when never fetched."""
+    path = index_path(release)
+    if not path.exists():
+        if os.environ.get("SOCLE_OFFLINE"):
+            return None
+        try:
+            fetch(release)
+        except SocleError:
+            return None
+    out: dict[str, tuple[str, int]] = {}
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 2:
+            out.setdefault(parts[0], (parts[1], int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 0))
+    return out

@@ -1,0 +1,72 @@
+"""Findings of the data checks (catalogue, inventory, specs): located, with a stable id and a fix."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+SEVERITIES = ("error", "warning", "note")
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    file: str
+    line: int
+    check: str  # stable id, such as CAT004
+    severity: str  # error | warning | note
+    keypath: str
+    message: str
+    fix: str = ""
+
+    def render(self) -> str:
+        where = f"{self.file}:{self.line}" + (f" [{self.keypath}]" if self.keypath else "")
+        text = f"{where}: {self.severity} {self.check}: {self.message}"
+        return text + (f"\n    fix: {self.fix}" if self.fix else "")
+
+
+def errors(findings: list[Finding]) -> list[Finding]:
+    return [f for f in findings if f.severity == "error"]
+
+
+def to_json(findings: list[Finding]) -> str:
+    return json.dumps([asdict(f) for f in sorted(findings)], indent=2, ensure_ascii=False) + "\n"
+
+
+def to_junit(findings: list[Finding], suite: str, checks: dict[str, str]) -> str:
+    """One test case per check id: failed when it has error findings, with every finding listed."""
+    by_check: dict[str, list[Finding]] = {cid: [] for cid in checks}
+    for f in findings:
+        by_check.setdefault(f.check, []).append(f)
+    cases = []
+    failures = 0
+    for cid, items in sorted(by_check.items()):
+        errs = [f for f in items if f.severity == "error"]
+        body = ""
+        if errs:
+            failures += 1
+            text = "\n".join(f.render() for f in errs)
+            body = f'<failure message="{len(errs)} error(s)">{escape(text)}</failure>'
+        others = [f for f in items if f.severity != "error"]
+        if others:
+            body += f"<system-out>{escape(chr(10).join(f.render() for f in others))}</system-out>"
+        name = escape(f"{cid} {checks.get(cid, '')}".strip(), {'"': "&quot;"})
+        cases.append(f'  <testcase classname="{suite}" name="{name}">{body}</testcase>')
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<testsuite name="{suite}" tests="{len(cases)}" failures="{failures}">\n' + "\n".join(cases) + "\n</testsuite>\n"
+    )
+
+
+def write(findings: list[Finding], fmt: str, output: Path | None, suite: str, checks: dict[str, str]) -> str:
+    if fmt == "json":
+        text = to_json(findings)
+    elif fmt == "junit":
+        text = to_junit(findings, suite, checks)
+    else:
+        text = "\n".join(f.render() for f in sorted(findings)) + ("\n" if findings else "")
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+    return text

@@ -1,0 +1,124 @@
+"""Debian root filesystems (mmdebstrap) and local podman images, cached by content.
+
+No registry is reachable: every image is built here from the Debian mirror and imported into
+the local podman store. A build is keyed by everything that determines its content (release,
+mirror, variant, package set), so suites and master builds never rebuild what they have.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from socle import ROOT
+from socle.proc import ok, run
+
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+
+#: What every test container and master build container needs: Python for Ansible, systemd as PID 1.
+TEST_IMAGE_PACKAGES = (
+    "python3",
+    "python3-apt",
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "iproute2",
+    "procps",
+    "ca-certificates",
+)
+
+
+def cache_dir() -> Path:
+    path = Path(os.environ.get("SOCLE_CACHE", ROOT / ".cache"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class RootfsSpec:
+    """Everything that determines a base root filesystem's content."""
+
+    release: str
+    mirror: str = DEFAULT_MIRROR
+    variant: str = "minbase"
+    components: tuple[str, ...] = ("main",)
+    packages: tuple[str, ...] = field(default=TEST_IMAGE_PACKAGES)
+
+    def key(self) -> str:
+        blob = json.dumps({**asdict(self), "packages": sorted(self.packages)}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def build_rootfs(spec: RootfsSpec, *, source_date_epoch: int | None = None) -> Path:
+    """Return a cached rootfs tarball for ``spec``, building it with mmdebstrap when absent.
+
+    The tarball is written to a temporary name and renamed when complete, so an interrupted
+    build never leaves a half-written cache entry. Downloaded .debs are kept between builds.
+    """
+    target = cache_dir() / "rootfs" / f"{spec.release}-{spec.key()}.tar"
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    debs = cache_dir() / "apt-archives"
+    debs.mkdir(parents=True, exist_ok=True)
+    env = {"SOURCE_DATE_EPOCH": str(source_date_epoch)} if source_date_epoch else {}
+    with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".part.tar", delete=False) as tmp:
+        part = Path(tmp.name)
+    try:
+        run(
+            [
+                "mmdebstrap",
+                f"--variant={spec.variant}",
+                f"--components={','.join(spec.components)}",
+                f"--include={','.join(sorted(spec.packages))}",
+                "--format=tar",
+                "--dpkgopt=force-unsafe-io",
+                "--skip=essential/unlink",
+                f"--setup-hook=mkdir -p {debs} \"$1\"/var/cache/apt/archives/",
+                f"--setup-hook=sync-in {debs} /var/cache/apt/archives/",
+                f"--customize-hook=sync-out /var/cache/apt/archives {debs}",
+                spec.release,
+                part,
+                spec.mirror,
+            ],
+            what=f"mmdebstrap {spec.release}",
+            hint="check that the Debian mirror is reachable and the package names exist in this release",
+            env=env,
+        )
+        part.replace(target)
+    finally:
+        part.unlink(missing_ok=True)
+    return target
+
+
+def image_exists(ref: str) -> bool:
+    return ok(["podman", "image", "exists", ref])
+
+
+def import_rootfs(tarball: Path, ref: str, *, labels: dict[str, str] | None = None) -> str:
+    """Import a rootfs tarball as a local image whose default command is systemd."""
+    changes = ['CMD ["/lib/systemd/systemd"]', "STOPSIGNAL SIGRTMIN+3"]
+    changes += [f"LABEL {k}={v}" for k, v in (labels or {}).items()]
+    args = ["podman", "import"]
+    for change in changes:
+        args += ["--change", change]
+    run([*args, tarball, ref], what=f"podman import {ref}")
+    return ref
+
+
+def test_image(release: str = "trixie") -> str:
+    """The Debian image molecule scenarios and tests run on, built once and cached by content."""
+    spec = RootfsSpec(release=release)
+    ref = f"localhost/socle/test-{release}:{spec.key()}"
+    if not image_exists(ref):
+        import_rootfs(build_rootfs(spec), ref, labels={"org.socle.kind": "test", "org.socle.key": spec.key()})
+    return ref
+
+
+def clean_cache() -> None:
+    shutil.rmtree(cache_dir() / "rootfs", ignore_errors=True)

@@ -1,0 +1,745 @@
+"""`invoke build-master`: reproducible school-year master images.
+
+Pipeline (see docs/masters.md): spec -> base root filesystem (mmdebstrap, cached by content)
+-> configuration by Ansible roles in a podman container (connection ``podman_pipe``) -> lock
+check -> generalisation (``master_finalize``) -> artefacts (OCI image, squashfs, kernel,
+manifest, SBOM) -> verification (testinfra, Lynis) -> atomic publication in ``dist/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+
+from socle import ROOT, __version__, images, system
+from socle.errors import SocleError, StepFailed
+from socle.findings import errors
+from socle.proc import run
+from socle.schema import validate
+from socle.yamlio import load
+
+console = Console(stderr=True)
+
+MASTERS_DIR = ROOT / "masters"
+DEFAULT_PROFILE = "poste-linux"
+
+
+def dist_dir() -> Path:
+    return Path(os.environ.get("SOCLE_DIST", ROOT / "dist"))
+
+
+# --- specs ------------------------------------------------------------------------------------
+@dataclass
+class MasterSpec:
+    path: Path
+    data: dict[str, Any]
+
+    @property
+    def profile(self) -> str:
+        return str(self.data["profile"])
+
+    @property
+    def year(self) -> str:
+        return str(self.data["school_year"])
+
+    @property
+    def version(self) -> str:
+        return str(self.data["version"])
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_suffix(".lock")
+
+    @property
+    def packages(self) -> list[str]:
+        return sorted({p for group in self.data.get("packages", {}).values() for p in group})
+
+    def rootfs(self) -> images.RootfsSpec:
+        base = self.data["base"]
+        return images.RootfsSpec(
+            release=base["release"],
+            mirror=base["mirror"],
+            variant=base.get("variant", "minbase"),
+            components=tuple(base.get("components", ["main"])),
+            packages=tuple(sorted(set(images.TEST_IMAGE_PACKAGES) | set(self.packages))),
+        )
+
+    def sha256(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+def school_year_of(day: dt.date) -> str:
+    """The school year a date belongs to (rentrée in September)."""
+    start = day.year if day.month >= 9 else day.year - 1
+    return f"{start}-{start + 1}"
+
+
+def available_years() -> list[str]:
+    return sorted(p.name for p in MASTERS_DIR.glob("[0-9][0-9][0-9][0-9]-[0-9][0-9][0-9][0-9]") if p.is_dir())
+
+
+def available_profiles(year: str) -> list[str]:
+    return sorted(p.stem for p in (MASTERS_DIR / year).glob("*.yaml") if p.stem != "rollout")
+
+
+def resolve_year(year: str | None, today: dt.date | None = None) -> str:
+    years = available_years()
+    if year:
+        if year not in years:
+            raise SocleError(
+                f"no masters for school year '{year}'",
+                hint=f"available: {', '.join(years) or 'none'}; create masters/{year}/ from the previous year",
+            )
+        return year
+    current = school_year_of(today or dt.date.today())
+    if current in years:
+        return current
+    earlier = [y for y in years if y <= current]
+    if not earlier:
+        raise SocleError(f"no masters for {current} or earlier", hint=f"available: {', '.join(years) or 'none'}")
+    return earlier[-1]
+
+
+def load_spec(profile: str, year: str | None = None) -> MasterSpec:
+    year = resolve_year(year)
+    path = MASTERS_DIR / year / f"{profile}.yaml"
+    if not path.exists():
+        raise SocleError(
+            f"unknown profile '{profile}' for {year}",
+            hint=f"choose one of: {', '.join(available_profiles(year))}",
+        )
+    doc = load(path)
+    problems = errors(validate(doc, "master-spec", "MST001"))
+    data = doc.data if isinstance(doc.data, dict) else {}
+    if not problems and data.get("profile") != profile:
+        problems = [f"profile is '{data.get('profile')}' but the file is {path.name}"]
+    if not problems and data.get("school_year") != year:
+        problems = [f"school_year is '{data.get('school_year')}' but the folder is {year}"]
+    if not problems and not str(data.get("version", "")).startswith(f"{year}."):
+        problems = [f"version '{data.get('version')}' does not start with '{year}.'"]
+    if problems:
+        first = problems[0]
+        text = first if isinstance(first, str) else first.render()
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise SocleError(f"invalid master spec{more}: {text}", where=str(path.relative_to(ROOT)))
+    for role in data.get("roles", []):
+        if not (ROOT / "roles" / role["name"]).is_dir():
+            raise SocleError(
+                f"role '{role['name']}' does not exist",
+                where=f"{path.relative_to(ROOT)} [roles]",
+                hint=f"available roles: {', '.join(sorted(p.name for p in (ROOT / 'roles').iterdir()))}",
+            )
+    return MasterSpec(path, data)
+
+
+# --- steps ------------------------------------------------------------------------------------
+@dataclass
+class BuildContext:
+    spec: MasterSpec
+    version: str
+    update_lock: bool
+    patch: bool
+    source_date_epoch: int
+    staging: Path
+    final: Path
+    container: str
+    timings: dict[str, float] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def step(ctx: BuildContext, name: str) -> Iterator[None]:
+    start = time.monotonic()
+    with console.status(f"[bold]{name}…"):
+        try:
+            yield
+        except SocleError as exc:
+            took = time.monotonic() - start
+            console.print(f"[red]✗ {name}[/] ({took:.1f} s)")
+            exc.hint = (exc.hint + "\n  " if exc.hint else "") + (
+                f"nothing was published; fix the cause and re-run the same command "
+                f"(the base root filesystem cache in {images.cache_dir()} is kept)"
+            )
+            raise
+    took = time.monotonic() - start
+    ctx.timings[name] = round(took, 2)
+    console.print(f"[green]✓[/] {name} [dim]({took:.1f} s)[/]")
+
+
+def _podman(*args: str, what: str) -> str:
+    return run(["podman", *args], what=what).stdout.strip()
+
+
+def _source_date_epoch() -> int:
+    if os.environ.get("SOURCE_DATE_EPOCH"):
+        return int(os.environ["SOURCE_DATE_EPOCH"])
+    proc = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%ct"], capture_output=True, text=True)
+    return int(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else 0
+
+
+def _git_revision(path: Path) -> dict[str, Any]:
+    rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--", str(path)], capture_output=True, text=True
+    )
+    return {
+        "commit": rev.stdout.strip() if rev.returncode == 0 else None,
+        "dirty": bool(dirty.stdout.strip()) if dirty.returncode == 0 else None,
+    }
+
+
+def _next_patch_version(spec: MasterSpec) -> str:
+    root = dist_dir() / "masters" / spec.year / spec.profile
+    numbers = [int(spec.version.rsplit(".", 1)[1])]
+    if root.is_dir():
+        for p in root.iterdir():
+            if p.name.startswith(f"{spec.year}.") and p.name.rsplit(".", 1)[1].isdigit():
+                numbers.append(int(p.name.rsplit(".", 1)[1]))
+    return f"{spec.year}.{max(numbers) + 1}"
+
+
+def read_lock(spec: MasterSpec) -> dict[str, Any] | None:
+    if not spec.lock_path.exists():
+        return None
+    try:
+        return json.loads(spec.lock_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise SocleError(
+            f"lock file is not valid JSON: {exc.msg} (line {exc.lineno})",
+            where=str(spec.lock_path.relative_to(ROOT)),
+            hint="restore it from git, or rebuild it with --update-lock",
+        ) from None
+
+
+def catalogue_selection(spec: MasterSpec, lock: dict[str, Any] | None) -> list[dict[str, str]]:
+    """Debian packages of the catalogue entries the spec selects, pinned to the lock when present."""
+    from socle import catalogue
+
+    sel = spec.data.get("catalogue", {})
+    entries = catalogue.linux_packages(
+        year=spec.year,
+        disciplines=sel.get("disciplines", []),
+        software=sel.get("software", []),
+        levels=sel.get("levels", []),
+    )
+    locked = (lock or {}).get("packages", {})
+    out = []
+    for entry in entries:
+        item = {"name": entry["package"], "software": entry["software"]}
+        if entry["package"] in locked:
+            item["version"] = locked[entry["package"]]["version"]
+        out.append(item)
+    return out
+
+
+def _write_playbook(ctx: BuildContext, roles: list[dict[str, Any]], name: str, extra: dict[str, Any]) -> Path:
+    play = [
+        {
+            "name": f"{name} {ctx.spec.profile} {ctx.version}",
+            "hosts": "master",
+            "gather_facts": True,
+            "environment": {"SYSTEMD_OFFLINE": "1", "DEBIAN_FRONTEND": "noninteractive"},
+            "vars": extra,
+            "roles": [{"role": r["name"], "vars": r.get("vars", {})} if r.get("vars") else r["name"] for r in roles],
+        }
+    ]
+    path = ctx.staging / "build" / f"{name.lower().replace(' ', '-')}.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("---\n" + yaml.safe_dump(play, sort_keys=False, allow_unicode=True))
+    return path
+
+
+def _ansible(ctx: BuildContext, playbook: Path, label: str) -> None:
+    inventory = ctx.staging / "build" / "inventory.yml"
+    inventory.write_text(
+        yaml.safe_dump(
+            {
+                "all": {
+                    "hosts": {
+                        "master": {
+                            "ansible_host": ctx.container,
+                            "ansible_connection": "podman_pipe",
+                            "ansible_python_interpreter": "/usr/bin/python3",
+                        }
+                    }
+                }
+            }
+        )
+    )
+    log = ctx.staging / "build" / f"{label}.log"
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_NOCOLOR": "1",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    with log.open("w") as fh:
+        rc = subprocess.run(
+            ["ansible-playbook", "-i", str(inventory), str(playbook)],
+            cwd=ROOT,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            check=False,
+        ).returncode
+    if rc:
+        lines = log.read_text().splitlines()
+        failed = [ln for ln in lines if "fatal:" in ln or "FAILED" in ln or "ERROR" in ln]
+        tail = "\n    ".join(ln[:300] for ln in (failed or lines)[-8:])
+        raise StepFailed(f"ansible-playbook ({label}) failed:\n    {tail}", hint=f"full log: {log}")
+
+
+def _installed_packages(container: str) -> dict[str, dict[str, str]]:
+    out = _podman(
+        "exec", container, "dpkg-query", "-W", "-f", "${Package}\t${Version}\t${Architecture}\n", what="list packages"
+    )
+    pkgs = {}
+    for line in out.splitlines():
+        name, version, arch = line.split("\t")
+        pkgs[name] = {"version": version, "arch": arch}
+    return pkgs
+
+
+def _package_checksums(container: str, pkgs: dict[str, dict[str, str]]) -> None:
+    """Add the SHA256 of each installed .deb as published in the signed apt index."""
+    specs = [f"{n}={p['version']}" for n, p in sorted(pkgs.items())]
+    proc = subprocess.run(
+        ["podman", "exec", container, "apt-cache", "show", "--no-all-versions", *specs],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    name = version = None
+    for line in proc.stdout.splitlines():
+        if line.startswith("Package: "):
+            name = line.split(": ", 1)[1]
+        elif line.startswith("Version: "):
+            version = line.split(": ", 1)[1]
+        elif line.startswith("SHA256: ") and name in pkgs and pkgs[name]["version"] == version:
+            pkgs[name]["sha256"] = line.split(": ", 1)[1]
+
+
+def _compare_lock(lock: dict[str, Any], pkgs: dict[str, dict[str, str]], patch: bool) -> dict[str, Any]:
+    locked = lock.get("packages", {})
+    added = sorted(set(pkgs) - set(locked))
+    removed = sorted(set(locked) - set(pkgs))
+    changed = {n: [locked[n]["version"], pkgs[n]["version"]] for n in set(pkgs) & set(locked)}
+    changed = {n: v for n, v in sorted(changed.items()) if v[0] != v[1]}
+    if patch:
+        if added or removed:
+            raise SocleError(
+                f"a patch release may only update packages, but it adds {added or 'none'} and removes {removed or 'none'}",
+                hint="changes of content belong to a new lock: run without --patch and with --update-lock",
+            )
+        return {"updated": changed}
+    if added or removed or changed:
+        parts = []
+        if changed:
+            parts.append("versions differ: " + ", ".join(f"{n} {a} -> {b}" for n, (a, b) in list(changed.items())[:8]))
+        if added:
+            parts.append(f"not in the lock: {', '.join(added[:8])}")
+        if removed:
+            parts.append(f"in the lock but not installed: {', '.join(removed[:8])}")
+        raise SocleError(
+            "the build does not match the lock file — " + "; ".join(parts),
+            hint="the Debian mirror or the spec changed since the lock was written; "
+            "run with --update-lock to record a new lock (a new master release), or --patch for security updates",
+        )
+    return {}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _tool_versions() -> dict[str, str]:
+    def first_line(cmd: list[str]) -> str:
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        except FileNotFoundError:
+            return "absent"
+        return ((proc.stdout or proc.stderr).strip().splitlines() or ["?"])[0]
+
+    import ansible  # noqa: PLC0415  (heavy import kept local)
+
+    return {
+        "socle": __version__,
+        "ansible-core": ansible.__version__,
+        "podman": first_line(["podman", "--version"]),
+        "mmdebstrap": first_line(["mmdebstrap", "--version"]),
+        "mksquashfs": first_line(["mksquashfs", "-version"]),
+        "python": sys.version.split()[0],
+    }
+
+
+def _sbom(ctx: BuildContext, pkgs: dict[str, dict[str, str]]) -> dict[str, Any]:
+    release = ctx.spec.data.get("base", {}).get("release", "")
+    components = []
+    for name, p in sorted(pkgs.items()):
+        comp = {
+            "type": "library" if name.startswith("lib") else "application",
+            "name": name,
+            "version": p["version"],
+            "purl": f"pkg:deb/debian/{name}@{p['version']}?arch={p['arch']}&distro=debian-{release}",
+        }
+        if p.get("sha256"):
+            comp["hashes"] = [{"alg": "SHA-256", "content": p["sha256"]}]
+        components.append(comp)
+    serial = hashlib.sha256(json.dumps(components, sort_keys=True).encode()).hexdigest()
+    return {
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.5",
+        "serialNumber": f"urn:uuid:{serial[:8]}-{serial[8:12]}-{serial[12:16]}-{serial[16:20]}-{serial[20:32]}",
+        "version": 1,
+        "metadata": {
+            "timestamp": dt.datetime.fromtimestamp(ctx.source_date_epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "component": {"type": "operating-system", "name": f"socle-{ctx.spec.profile}", "version": ctx.version},
+            "tools": {"components": [{"type": "application", "name": "socle", "version": __version__}]},
+        },
+        "components": components,
+    }
+
+
+def _verify(ctx: BuildContext, image: str) -> dict[str, Any]:
+    """Start the new image under systemd, run the testinfra suite and Lynis in it."""
+    cfg = ctx.spec.data.get("verify", {})
+    results: dict[str, Any] = {}
+    name = f"{ctx.container}-verify"
+    subprocess.run(["podman", "rm", "-f", name], capture_output=True, check=False)
+    lynis_mounts = []
+    if cfg.get("lynis") and Path("/usr/sbin/lynis").exists():
+        lynis_mounts = ["-v", "/usr/share/lynis:/usr/share/lynis:ro", "-v", "/usr/sbin/lynis:/usr/sbin/lynis:ro"]
+    _podman("run", "-d", "--name", name, "--hostname", "verify", *lynis_mounts, image, what="start verify container")
+    try:
+        for _ in range(60):
+            state = subprocess.run(
+                ["podman", "exec", name, "systemctl", "is-system-running"], capture_output=True, text=True
+            ).stdout.strip()
+            if state in {"running", "degraded"}:
+                break
+            time.sleep(0.5)
+        results["systemd_state"] = state
+        if cfg.get("testinfra", True):
+            report = ctx.staging / "verify" / "testinfra.xml"
+            report.parent.mkdir(parents=True, exist_ok=True)
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "-q",
+                    "-p",
+                    "no:cacheprovider",
+                    str(ROOT / "tests" / "master"),
+                    f"--hosts=podman://{name}",
+                    f"--junitxml={report}",
+                ],
+                cwd=ROOT,
+                env={**os.environ, "SOCLE_MASTER_DIR": str(ctx.staging)},
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            summary = (proc.stdout.strip().splitlines() or ["?"])[-1]
+            results["testinfra"] = {"passed": proc.returncode == 0, "summary": summary}
+            if proc.returncode:
+                (ctx.staging / "verify" / "testinfra.log").write_text(proc.stdout + proc.stderr)
+                raise StepFailed(
+                    f"master verification failed: {summary}",
+                    hint=f"details: {ctx.staging / 'verify' / 'testinfra.log'} (kept because the build failed)",
+                )
+        if lynis_mounts:
+            subprocess.run(
+                ["podman", "exec", name, "lynis", "audit", "system", "--quick", "--no-colors", "--skip-plugins"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            report_dat = subprocess.run(
+                ["podman", "exec", name, "cat", "/var/log/lynis-report.dat"], capture_output=True, text=True
+            ).stdout
+            score = next(
+                (int(ln.split("=", 1)[1]) for ln in report_dat.splitlines() if ln.startswith("hardening_index=")), None
+            )
+            warnings = [ln.split("=", 1)[1] for ln in report_dat.splitlines() if ln.startswith("warning[]=")]
+            results["lynis"] = {"hardening_index": score, "warnings": warnings}
+            minimum = cfg.get("lynis_min_score")
+            if score is None or (minimum is not None and score < minimum):
+                raise StepFailed(
+                    f"Lynis hardening index {score} is below the spec's minimum {minimum}",
+                    hint="see the warnings in the Lynis report; raise hardening or lower verify.lynis_min_score",
+                )
+        elif cfg.get("lynis"):
+            results["lynis"] = {"skipped": "lynis is not installed on this host (invoke setup installs it)"}
+    finally:
+        subprocess.run(["podman", "rm", "-f", "-t", "2", name], capture_output=True, check=False)
+    return results
+
+
+def _export(ctx: BuildContext, image: str) -> dict[str, str]:
+    """squashfs (zstd, reproducible timestamps) and kernel/initrd from the committed image."""
+    arts = ctx.spec.data.get("artefacts", {})
+    out_dir = ctx.staging
+    produced: dict[str, str] = {}
+    mount = _podman("image", "mount", image, what="mount the master image")
+    try:
+        leaks = [p for p in ("etc/ssh/ssh_host_ed25519_key", "etc/ssh/ssh_host_rsa_key") if (Path(mount) / p).exists()]
+        machine_id = Path(mount) / "etc/machine-id"
+        if leaks or (machine_id.exists() and machine_id.read_text().strip()):
+            raise StepFailed(
+                f"the image is not generalised: {', '.join(leaks) or 'machine-id is set'}",
+                hint="master_finalize must be the last role of the spec",
+            )
+        if arts.get("squashfs", True):
+            target = out_dir / "rootfs.squashfs"
+            run(
+                [
+                    "mksquashfs",
+                    mount,
+                    target,
+                    "-comp",
+                    "zstd",
+                    "-noappend",
+                    "-no-progress",
+                    "-quiet",
+                    "-e",
+                    "boot",
+                ],
+                what="mksquashfs",
+                env={"SOURCE_DATE_EPOCH": str(ctx.source_date_epoch)},
+            )
+            produced["rootfs.squashfs"] = target.name
+        if arts.get("kernel"):
+            boot = Path(mount) / "boot"
+            kernels = sorted(boot.glob("vmlinuz-*"))
+            initrds = sorted(boot.glob("initrd.img-*"))
+            if not kernels or not initrds:
+                raise StepFailed(
+                    "artefacts.kernel is set but the image has no /boot/vmlinuz-* and initrd",
+                    hint="add linux-image-amd64 and initramfs-tools to the spec's packages",
+                )
+            shutil.copyfile(kernels[-1], out_dir / "vmlinuz")
+            shutil.copyfile(initrds[-1], out_dir / "initrd.img")
+            produced["vmlinuz"] = "vmlinuz"
+            produced["initrd.img"] = "initrd.img"
+    finally:
+        subprocess.run(["podman", "image", "unmount", image], capture_output=True, check=False)
+    return produced
+
+
+# --- build ------------------------------------------------------------------------------------
+def build(
+    *,
+    profile: str = DEFAULT_PROFILE,
+    year: str | None = None,
+    update_lock: bool = False,
+    patch: bool = False,
+) -> Path:
+    """Build one master; returns its published directory in dist/."""
+    spec = load_spec(profile, year)
+    if spec.data["platform"] == "windows":
+        from socle import windows
+
+        return windows.build(spec)
+    if update_lock and patch:
+        raise SocleError("--update-lock and --patch exclude each other", hint="a patch release keeps the lock")
+    system.require()
+    lock = None if update_lock else read_lock(spec)
+    if patch and lock is None:
+        raise SocleError(
+            f"--patch needs a lock file ({spec.lock_path.relative_to(ROOT)})",
+            hint="build the release first: invoke build-master --profile " + profile,
+        )
+    version = _next_patch_version(spec) if patch else spec.version
+    final = dist_dir() / "masters" / spec.year / spec.profile / version
+    if final.exists() and (final / "manifest.json").exists() and not (update_lock or patch):
+        manifest = json.loads((final / "manifest.json").read_text())
+        if manifest.get("spec_sha256") == spec.sha256() and manifest.get("lock_sha256") == _file_sha(spec.lock_path):
+            console.print(f"[green]already built[/]: {final} (same spec and lock); nothing to do")
+            return final
+    staging = final.with_name(f".{version}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    ctx = BuildContext(
+        spec=spec,
+        version=version,
+        update_lock=update_lock,
+        patch=patch,
+        source_date_epoch=_source_date_epoch(),
+        staging=staging,
+        final=final,
+        container=f"socle-build-{spec.profile}",
+    )
+    console.rule(f"[bold]master {spec.profile} {version}[/] ({spec.path.relative_to(ROOT)})")
+    started = time.monotonic()
+    try:
+        manifest = _pipeline(ctx, lock)
+    finally:
+        subprocess.run(["podman", "rm", "-f", "-t", "2", ctx.container], capture_output=True, check=False)
+    manifest["build"]["duration_s"] = round(time.monotonic() - started, 1)
+    manifest["build"]["steps_s"] = ctx.timings
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    shutil.rmtree(staging / "build", ignore_errors=True)
+    old = final.with_name(f".{version}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    staging.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+    console.print(f"[bold green]master published[/]: {final} ({manifest['build']['duration_s']} s)")
+    return final
+
+
+def _file_sha(path: Path) -> str | None:
+    return _sha256(path) if path.exists() else None
+
+
+def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
+    spec = ctx.spec
+    rootfs = spec.rootfs()
+    base_ref = f"localhost/socle/base-{rootfs.release}:{rootfs.key()}"
+    with step(ctx, "base root filesystem (mmdebstrap, cached)"):
+        if not images.image_exists(base_ref):
+            tar = images.build_rootfs(rootfs, source_date_epoch=ctx.source_date_epoch)
+            images.import_rootfs(tar, base_ref, labels={"org.socle.kind": "base", "org.socle.key": rootfs.key()})
+    with step(ctx, "catalogue selection"):
+        selection = catalogue_selection(spec, lock)
+    with step(ctx, "configure with Ansible roles"):
+        subprocess.run(["podman", "rm", "-f", "-t", "0", ctx.container], capture_output=True, check=False)
+        _podman(
+            "run", "-d", "--init", "--name", ctx.container, "--hostname", "master", base_ref, "sleep", "infinity",
+            what="start the build container",
+        )  # fmt: skip
+        roles = [r for r in spec.data["roles"] if r["name"] != "master_finalize"]
+        extra = {
+            "socle_master_profile": spec.profile,
+            "socle_master_version": ctx.version,
+            "catalogue_software_packages": selection,
+            "hardening_level": spec.data.get("hardening_level", "minimal"),
+        }
+        if spec.data.get("branding"):
+            extra["branding_defaults"] = spec.data["branding"]
+        if ctx.patch:
+            extra["socle_master_apply_security_updates"] = True
+        book = _write_playbook(ctx, roles, "Configure master", extra)
+        if ctx.patch:
+            _append_security_upgrade(book)
+        _ansible(ctx, book, "configure")
+    with step(ctx, "package set and lock"):
+        pkgs = _installed_packages(ctx.container)
+        _package_checksums(ctx.container, pkgs)
+        patched: dict[str, Any] = {}
+        if lock is not None:
+            patched = _compare_lock(lock, pkgs, ctx.patch)
+        else:
+            lock_data = {
+                "spec": str(spec.path.relative_to(ROOT)),
+                "release": rootfs.release,
+                "mirror": rootfs.mirror,
+                "packages": dict(sorted(pkgs.items())),
+            }
+            spec.lock_path.write_text(json.dumps(lock_data, indent=1, sort_keys=True) + "\n")
+            console.print(f"  wrote {spec.lock_path.relative_to(ROOT)} ({len(pkgs)} packages)")
+    with step(ctx, "generalise (master_finalize)"):
+        manifest_in_image = {"profile": spec.profile, "version": ctx.version, "school_year": spec.year}
+        run(
+            ["podman", "exec", "-i", ctx.container, "sh", "-c",
+             "mkdir -p /etc/socle && cat > /etc/socle/master.json"],
+            what="write /etc/socle/master.json",
+            input=json.dumps(manifest_in_image, sort_keys=True) + "\n",
+        )  # fmt: skip
+        book = _write_playbook(
+            ctx, [{"name": "master_finalize"}], "Finalize master", {"master_finalize_building_master": True}
+        )
+        _ansible(ctx, book, "finalize")
+    image = f"localhost/socle/{spec.profile}:{ctx.version}"
+    with step(ctx, "OCI image"):
+        _podman("stop", "-t", "2", ctx.container, what="stop the build container")
+        _podman(
+            "commit", "--quiet",
+            "--change", 'CMD ["/lib/systemd/systemd"]', "--change", "STOPSIGNAL SIGRTMIN+3",
+            "--change", f"LABEL org.socle.profile={spec.profile}", "--change", f"LABEL org.socle.version={ctx.version}",
+            ctx.container, image,
+            what="podman commit",
+        )  # fmt: skip
+        image_id = _podman("image", "inspect", "--format", "{{.Id}}", image, what="inspect image")
+    with step(ctx, "export artefacts (squashfs, kernel)"):
+        produced = _export(ctx, image)
+    with step(ctx, "verify (testinfra, Lynis)"):
+        verification = _verify(ctx, image)
+    with step(ctx, "manifest and SBOM"):
+        sbom = _sbom(ctx, pkgs)
+        (ctx.staging / "sbom.cdx.json").write_text(json.dumps(sbom, indent=2, sort_keys=True) + "\n")
+        produced["sbom.cdx.json"] = "sbom.cdx.json"
+        artefacts = {
+            name: {"sha256": _sha256(ctx.staging / f), "bytes": (ctx.staging / f).stat().st_size}
+            for name, f in sorted(produced.items())
+        }
+        (ctx.staging / "SHA256SUMS").write_text("".join(f"{a['sha256']}  {n}\n" for n, a in artefacts.items()))
+    catalogue_rev = _git_revision(ROOT / "software_catalogue")
+    return {
+        "schema_version": 1,
+        "profile": spec.profile,
+        "school_year": spec.year,
+        "version": ctx.version,
+        "spec": spec.data,
+        "spec_sha256": spec.sha256(),
+        "lock_sha256": _file_sha(spec.lock_path),
+        "catalogue": {"revision": catalogue_rev, "entries": selection},
+        "packages": dict(sorted(pkgs.items())),
+        "patched": patched.get("updated", {}),
+        "artefacts": artefacts,
+        "oci": {"image": image, "id": image_id},
+        "verification": verification,
+        "build": {
+            "source_date_epoch": ctx.source_date_epoch,
+            "built_at": dt.datetime.fromtimestamp(ctx.source_date_epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "builder": _tool_versions(),
+        },
+    }
+
+
+def _append_security_upgrade(book: Path) -> None:
+    """A patch release: same lock, plus the pending security updates (applied last, before the lock check)."""
+    plays = yaml.safe_load(book.read_text())
+    plays[0]["post_tasks"] = [
+        {
+            "name": "Apply pending security updates",
+            "ansible.builtin.apt": {"upgrade": "safe", "update_cache": True},
+        }
+    ]
+    book.write_text("---\n" + yaml.safe_dump(plays, sort_keys=False))
+
+
+# --- reading published masters ----------------------------------------------------------------
+def verify_artefacts(master_dir: Path) -> list[str]:
+    """Check that every artefact listed in the manifest exists with its sha256; returns problems."""
+    manifest = json.loads((master_dir / "manifest.json").read_text())
+    problems = []
+    for name, art in manifest["artefacts"].items():
+        path = master_dir / name
+        if not path.exists():
+            problems.append(f"{name}: missing")
+        elif _sha256(path) != art["sha256"]:
+            problems.append(f"{name}: sha256 mismatch")
+    return problems
+

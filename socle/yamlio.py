@@ -1,0 +1,139 @@
+"""Strict YAML loading: duplicate keys rejected, every key located, YAML 1.1 traps remembered.
+
+PyYAML silently keeps the last of two duplicate keys and turns ``3.10`` into ``3.1``, ``no``
+into ``False`` and ``0123`` into ``83``. Catalogue and inventory files are governed data, so
+the loader refuses the first and records the second so that checks can say "quote it".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from socle.errors import SocleError
+
+KeyPath = tuple[str | int, ...]
+
+_BOOL_WORDS = re.compile(r"^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$")
+
+
+@dataclass
+class Document:
+    """A loaded YAML file: the data plus the line of every key path and the scalars PyYAML coerced."""
+
+    path: Path
+    data: Any
+    lines: dict[KeyPath, int] = field(default_factory=dict)
+    #: key path -> original text of a plain scalar that YAML 1.1 turned into a non-string
+    coerced: dict[KeyPath, str] = field(default_factory=dict)
+
+    def line(self, keypath: KeyPath) -> int | None:
+        """Line of ``keypath`` or of its nearest located parent."""
+        kp = tuple(keypath)
+        while kp:
+            if kp in self.lines:
+                return self.lines[kp]
+            kp = kp[:-1]
+        return self.lines.get((), 1)
+
+    def where(self, keypath: KeyPath = ()) -> str:
+        line = self.line(keypath)
+        loc = f"{self.path}:{line}" if line else str(self.path)
+        return f"{loc} [{format_keypath(keypath)}]" if keypath else loc
+
+
+def format_keypath(keypath: KeyPath) -> str:
+    out = ""
+    for part in keypath:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(document)"
+
+
+def _is_trap(node: yaml.ScalarNode) -> bool:
+    """A plain scalar whose YAML 1.1 reading differs from its text (3.10, no, 0123, 1:20)."""
+    if node.style is not None:
+        return False
+    tag = node.tag
+    text = node.value
+    if tag == "tag:yaml.org,2002:bool":
+        return bool(_BOOL_WORDS.match(text))
+    if tag == "tag:yaml.org,2002:float":
+        return True  # a version like 1.10 or 2.0 must be a string; floats are never wanted here
+    if tag == "tag:yaml.org,2002:int":
+        return text.startswith(("0", "+")) and text != "0" or ":" in text or "_" in text
+    return False
+
+
+def _walk(node: yaml.Node, path: KeyPath, doc: Document) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise SocleError(
+                    f"duplicate key '{key}' (first at line {seen[key]})",
+                    where=f"{doc.path}:{line} [{format_keypath(path)}]",
+                    hint="YAML keeps only the last value silently; merge the two entries or rename one",
+                )
+            seen[key] = line
+            doc.lines[(*path, key)] = line
+            _walk(value_node, (*path, key), doc)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            doc.lines[(*path, i)] = item.start_mark.line + 1
+            _walk(item, (*path, i), doc)
+    elif isinstance(node, yaml.ScalarNode) and _is_trap(node):
+        doc.coerced[path] = node.value
+
+
+def loads(text: str, path: Path | str = "<string>") -> Document:
+    """Parse ``text`` strictly; raise :class:`SocleError` located at the offending line."""
+    path = Path(path)
+    tab = re.search(r"^ *\t", text, re.M)
+    if tab:
+        line = text.count("\n", 0, tab.start()) + 1
+        raise SocleError("tab used for indentation", where=f"{path}:{line}", hint="indent with spaces")
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            doc = Document(path=path, data=None)
+            if node is not None:
+                doc.lines[()] = node.start_mark.line + 1
+                _walk(node, (), doc)
+                doc.data = loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise SocleError(
+            f"invalid YAML: {exc.problem or exc.context}",
+            where=where,
+            hint="check indentation and quoting around this position",
+        ) from None
+    except yaml.YAMLError as exc:  # pragma: no cover - non-marked errors are rare
+        raise SocleError(f"invalid YAML: {exc}", where=str(path)) from None
+    return doc
+
+
+def load(path: Path | str) -> Document:
+    """Read and parse a YAML file strictly (UTF-8 only)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SocleError("file not found", where=str(path)) from None
+    except OSError as exc:
+        raise SocleError(f"cannot read file: {exc.strerror}", where=str(path)) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SocleError("file is not UTF-8", where=f"{path}:{line}", hint="save the file as UTF-8") from None
+    return loads(text, path)

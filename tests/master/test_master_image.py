@@ -1,0 +1,58 @@
+"""Checks run by `invoke build-master` against a container started from the freshly built image.
+
+Run by hand against any master: pytest tests/master --hosts=podman://<container>
+"""
+
+import json
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def master(host):
+    return json.loads(host.file("/etc/socle/master.json").content_string)
+
+
+def test_identity_recorded(master):
+    assert master["profile"]
+    assert master["version"].startswith(master["school_year"] + ".")
+
+
+def test_generalised(host):
+    # The image ships no machine-id and no SSH host keys (checked on the image by build-master);
+    # a booted copy gets its own at first boot.
+    assert host.file("/etc/machine-id").content_string.strip() != ""
+    if host.package("openssh-server").is_installed:
+        assert host.file("/etc/ssh/ssh_host_ed25519_key").exists
+        assert host.service("ssh").is_running
+    assert not host.file("/root/.bash_history").exists
+    assert host.run("find /var/lib/apt/lists -name '*_Packages*'").stdout.strip() == ""
+
+
+def test_french_and_paris(host):
+    for path in ("/etc/locale.conf", "/etc/default/locale"):
+        assert host.file(path).content_string.strip() == "LANG=fr_FR.UTF-8"
+    assert host.file("/etc/localtime").linked_to == "/usr/share/zoneinfo/Europe/Paris"
+
+
+def test_catalogue_software_installed(host):
+    record = json.loads(host.file("/usr/share/socle/catalogue-software.json").content_string)
+    for item in record:
+        pkg = host.package(item["name"])
+        assert pkg.is_installed, f"catalogue package {item['name']} ({item['software']}) missing"
+        if item.get("version"):
+            assert pkg.version == item["version"]
+
+
+def test_hardening_baseline(host):
+    shadow = host.run("getent shadow root").stdout.split(":")
+    assert shadow[1].startswith("!") or shadow[1] in {"*", "!*"}, "root password login must be locked"
+    if host.package("openssh-server").is_installed:
+        conf = host.file("/etc/ssh/sshd_config.d/10-socle-hardening.conf").content_string
+        assert "PermitRootLogin prohibit-password" in conf
+        effective = host.run("sshd -T -f /etc/ssh/sshd_config 2>/dev/null || /usr/sbin/sshd -T").stdout.lower()
+        if effective:
+            assert "permitrootlogin without-password" in effective or "permitrootlogin prohibit-password" in effective
+            assert "passwordauthentication no" in effective
+    assert host.file("/etc/sysctl.d/90-socle-hardening.conf").contains("kernel.dmesg_restrict = 1")
+    assert host.file("/var/lib/socle/setuid-audit.txt").exists
