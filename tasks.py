@@ -1,7 +1,7 @@
 """socle tasks: a thin table of contents. Each task calls one function of the `socle` package.
 
-    invoke --list            all tasks
-    invoke <task> --help     options of one task
+invoke --list            all tasks
+invoke <task> --help     options of one task
 """
 
 from __future__ import annotations
@@ -28,14 +28,15 @@ def setup(c):
         "year": "school year, such as 2026-2027 (default: the current one)",
         "update_lock": "resolve packages again and rewrite the lock file",
         "patch": "build a patch release (same lock + security updates, next .N version)",
+        "force": "rebuild even if the same inputs were already built",
     },
 )
 @guarded
-def build_master(c, profile="poste-linux", year="", update_lock=False, patch=False):
+def build_master(c, profile="poste-linux", year="", update_lock=False, patch=False, force=False):
     """Build a school-year master image from the catalogue (the main job)."""
     from socle import masters
 
-    masters.build(profile=profile, year=year or None, update_lock=update_lock, patch=patch)
+    masters.build(profile=profile, year=year or None, update_lock=update_lock, patch=patch, force=force)
 
 
 @task(help={"etab": "UAI of the établissement", "salle": "room id", "reset": "drop the overlay only"})
@@ -45,7 +46,15 @@ def reimage(c, etab="", salle="", reset=False):
     raise NotImplementedYet("reimage", 7)
 
 
-@task(help={"etab": "UAI", "wave": "pilot, 1, 2 or 3", "all": "whole region", "now": "ignore windows", "check": "plan only"})
+@task(
+    help={
+        "etab": "UAI",
+        "wave": "pilot, 1, 2 or 3",
+        "all": "whole region",
+        "now": "ignore windows",
+        "check": "plan only",
+    }
+)
 @guarded
 def patch(c, etab="", wave="", all=False, now=False, check=False):
     """Preventive patching in waves, outside class hours."""
@@ -87,18 +96,59 @@ def test(c, heavy=False, quick=False, k="", lint=True):
 
 
 # --- catalogue ------------------------------------------------------------------------------
-@task(name="check", help={"format": "text (default), json or junit", "output": "write findings to this file"})
+@task(
+    name="check",
+    help={
+        "format": "text (default), json or junit",
+        "output": "also write the findings to this file",
+        "path": "catalogue directory (default: software_catalogue)",
+    },
+)
 @guarded
-def catalogue_check(c, format="text", output=""):
+def catalogue_check(c, format="text", output="", path=""):
     """Validate the software catalogue (schema, single choice, pinning, RGPD, governance…)."""
-    raise NotImplementedYet("catalogue.check", 3)
+    from socle import catalogue_cli
+
+    catalogue_cli.check(fmt=format, output=output or None, path=path or None)
 
 
-@task(name="diff", help={"base": "git revision to compare against (e.g. origin/main)"})
+@task(name="diff", help={"base": "git revision to compare against (e.g. origin/main)", "output": "write to file"})
 @guarded
-def catalogue_diff(c, base="origin/main"):
+def catalogue_diff(c, base="origin/main", output=""):
     """Markdown report of what a catalogue change does to masters, schools, disk and cost."""
-    raise NotImplementedYet("catalogue.diff", 3)
+    from socle import catalogue_cli
+
+    catalogue_cli.diff(base=base, output=output or None)
+
+
+@task(
+    name="request",
+    help={
+        "software": "card id, e.g. geogebra",
+        "discipline": "discipline id, e.g. mathematiques",
+        "function": "function id from taxonomy.yaml",
+        "levels": "comma-separated: college,lycee-gt,lycee-pro",
+        "requester": "your name",
+        "uai": "your établissement's UAI",
+        "rationale": "why, in French",
+        "name": "software name (new card)",
+        "publisher": "publisher (new card)",
+        "homepage": "https:// homepage (new card)",
+        "summary": "one sentence in French (new card)",
+        "debian_package": "Debian package in trixie (new card)",
+        "licence": "SPDX licence id (new card)",
+        "year": "school year of the request (default: next rentrée)",
+    },
+)
+@guarded
+def catalogue_request(
+    c, software="", discipline="", function="", levels="", requester="", uai="", rationale="", name="",
+    publisher="", homepage="", summary="", debian_package="", licence="", year="",
+):  # fmt: skip
+    """Scaffold a teacher's request (card + table row), validated before anything is written."""
+    from socle import catalogue_cli
+
+    catalogue_cli.request({k: v for k, v in locals().items() if k != "c"})
 
 
 # --- inventory ------------------------------------------------------------------------------
@@ -109,6 +159,6 @@ def inventory_check(c, path=""):
     raise NotImplementedYet("inventory.check", 4)
 
 
-catalogue = Collection("catalogue", catalogue_check, catalogue_diff)
+catalogue = Collection("catalogue", catalogue_check, catalogue_diff, catalogue_request)
 inventory = Collection("inventory", inventory_check)
 ns = Collection(setup, build_master, reimage, patch, conformity, lint, test, catalogue, inventory)

@@ -8,3 +8,11 @@ __version__ = "0.1.0"
 
 #: Root of the project checkout (the directory that holds ``pyproject.toml``).
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def rel(path: Path) -> str:
+    """``path`` relative to the checkout when inside it (for messages), else as given."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)

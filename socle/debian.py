@@ -35,7 +35,7 @@ def fetch(release: str, mirror: str = images.DEFAULT_MIRROR) -> Path:
                 hint="check the network to the Debian mirror, then run 'invoke setup' again",
             ) from None
         name = version = size = ""
-        for line in data.splitlines() + [""]:
+        for line in [*data.splitlines(), ""]:
             if line.startswith("Package: "):
                 name = line[9:]
             elif line.startswith("Version: "):

@@ -55,7 +55,9 @@ def to_junit(findings: list[Finding], suite: str, checks: dict[str, str]) -> str
         cases.append(f'  <testcase classname="{suite}" name="{name}">{body}</testcase>')
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<testsuite name="{suite}" tests="{len(cases)}" failures="{failures}">\n' + "\n".join(cases) + "\n</testsuite>\n"
+        f'<testsuite name="{suite}" tests="{len(cases)}" failures="{failures}">\n'
+        + "\n".join(cases)
+        + "\n</testsuite>\n"
     )
 
 

@@ -79,7 +79,7 @@ def build_rootfs(spec: RootfsSpec, *, source_date_epoch: int | None = None) -> P
                 "--format=tar",
                 "--dpkgopt=force-unsafe-io",
                 "--skip=essential/unlink",
-                f"--setup-hook=mkdir -p {debs} \"$1\"/var/cache/apt/archives/",
+                f'--setup-hook=mkdir -p {debs} "$1"/var/cache/apt/archives/',
                 f"--setup-hook=sync-in {debs} /var/cache/apt/archives/",
                 f"--customize-hook=sync-out /var/cache/apt/archives {debs}",
                 spec.release,

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 from rich.console import Console
 
-from socle import ROOT, __version__, images, system
+from socle import ROOT, __version__, images, rel, system
 from socle.errors import SocleError, StepFailed
 from socle.findings import errors
 from socle.proc import run
@@ -34,7 +34,7 @@ from socle.yamlio import load
 
 console = Console(stderr=True)
 
-MASTERS_DIR = ROOT / "masters"
+MASTERS_DIR = Path(os.environ.get("SOCLE_MASTERS_DIR", ROOT / "masters"))
 DEFAULT_PROFILE = "poste-linux"
 
 
@@ -135,12 +135,12 @@ def load_spec(profile: str, year: str | None = None) -> MasterSpec:
         first = problems[0]
         text = first if isinstance(first, str) else first.render()
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise SocleError(f"invalid master spec{more}: {text}", where=str(path.relative_to(ROOT)))
+        raise SocleError(f"invalid master spec{more}: {text}", where=str(rel(path)))
     for role in data.get("roles", []):
         if not (ROOT / "roles" / role["name"]).is_dir():
             raise SocleError(
                 f"role '{role['name']}' does not exist",
-                where=f"{path.relative_to(ROOT)} [roles]",
+                where=f"{rel(path)} [roles]",
                 hint=f"available roles: {', '.join(sorted(p.name for p in (ROOT / 'roles').iterdir()))}",
             )
     return MasterSpec(path, data)
@@ -220,7 +220,7 @@ def read_lock(spec: MasterSpec) -> dict[str, Any] | None:
     except json.JSONDecodeError as exc:
         raise SocleError(
             f"lock file is not valid JSON: {exc.msg} (line {exc.lineno})",
-            where=str(spec.lock_path.relative_to(ROOT)),
+            where=str(rel(spec.lock_path)),
             hint="restore it from git, or rebuild it with --update-lock",
         ) from None
 
@@ -343,7 +343,8 @@ def _compare_lock(lock: dict[str, Any], pkgs: dict[str, dict[str, str]], patch: 
     if patch:
         if added or removed:
             raise SocleError(
-                f"a patch release may only update packages, but it adds {added or 'none'} and removes {removed or 'none'}",
+                f"a patch release may only update packages, but it adds {added or 'none'} "
+                f"and removes {removed or 'none'}",
                 hint="changes of content belong to a new lock: run without --patch and with --update-lock",
             )
         return {"updated": changed}
@@ -379,7 +380,7 @@ def _tool_versions() -> dict[str, str]:
             return "absent"
         return ((proc.stdout or proc.stderr).strip().splitlines() or ["?"])[0]
 
-    import ansible  # noqa: PLC0415  (heavy import kept local)
+    import ansible
 
     return {
         "socle": __version__,
@@ -553,6 +554,7 @@ def build(
     year: str | None = None,
     update_lock: bool = False,
     patch: bool = False,
+    force: bool = False,
 ) -> Path:
     """Build one master; returns its published directory in dist/."""
     spec = load_spec(profile, year)
@@ -566,15 +568,17 @@ def build(
     lock = None if update_lock else read_lock(spec)
     if patch and lock is None:
         raise SocleError(
-            f"--patch needs a lock file ({spec.lock_path.relative_to(ROOT)})",
+            f"--patch needs a lock file ({rel(spec.lock_path)})",
             hint="build the release first: invoke build-master --profile " + profile,
         )
     version = _next_patch_version(spec) if patch else spec.version
     final = dist_dir() / "masters" / spec.year / spec.profile / version
     if final.exists() and (final / "manifest.json").exists() and not (update_lock or patch):
         manifest = json.loads((final / "manifest.json").read_text())
-        if manifest.get("spec_sha256") == spec.sha256() and manifest.get("lock_sha256") == _file_sha(spec.lock_path):
-            console.print(f"[green]already built[/]: {final} (same spec and lock); nothing to do")
+        if manifest.get("inputs_sha256") == inputs_sha256(spec) and not force:
+            console.print(
+                f"[green]already built[/]: {final} (same spec, lock, roles and catalogue); use --force to rebuild"
+            )
             return final
     staging = final.with_name(f".{version}.partial")
     shutil.rmtree(staging, ignore_errors=True)
@@ -589,12 +593,14 @@ def build(
         final=final,
         container=f"socle-build-{spec.profile}",
     )
-    console.rule(f"[bold]master {spec.profile} {version}[/] ({spec.path.relative_to(ROOT)})")
+    console.rule(f"[bold]master {spec.profile} {version}[/] ({rel(spec.path)})")
     started = time.monotonic()
     try:
         manifest = _pipeline(ctx, lock)
     finally:
         subprocess.run(["podman", "rm", "-f", "-t", "2", ctx.container], capture_output=True, check=False)
+    manifest["inputs_sha256"] = inputs_sha256(spec)
+    manifest["lock_sha256"] = _file_sha(spec.lock_path)
     manifest["build"]["duration_s"] = round(time.monotonic() - started, 1)
     manifest["build"]["steps_s"] = ctx.timings
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
@@ -607,6 +613,18 @@ def build(
     shutil.rmtree(old, ignore_errors=True)
     console.print(f"[bold green]master published[/]: {final} ({manifest['build']['duration_s']} s)")
     return final
+
+
+def inputs_sha256(spec: MasterSpec) -> str:
+    """Hash of everything a build consumes: spec, lock, roles, catalogue, socle version."""
+    h = hashlib.sha256(__version__.encode())
+    files = [spec.path, spec.lock_path]
+    for folder in (ROOT / "roles", ROOT / "software_catalogue"):
+        files += sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    for path in files:
+        if path.exists():
+            h.update(rel(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
 
 
 def _file_sha(path: Path) -> str | None:
@@ -652,13 +670,13 @@ def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
             patched = _compare_lock(lock, pkgs, ctx.patch)
         else:
             lock_data = {
-                "spec": str(spec.path.relative_to(ROOT)),
+                "spec": str(rel(spec.path)),
                 "release": rootfs.release,
                 "mirror": rootfs.mirror,
                 "packages": dict(sorted(pkgs.items())),
             }
             spec.lock_path.write_text(json.dumps(lock_data, indent=1, sort_keys=True) + "\n")
-            console.print(f"  wrote {spec.lock_path.relative_to(ROOT)} ({len(pkgs)} packages)")
+            console.print(f"  wrote {rel(spec.lock_path)} ({len(pkgs)} packages)")
     with step(ctx, "generalise (master_finalize)"):
         manifest_in_image = {"profile": spec.profile, "version": ctx.version, "school_year": spec.year}
         run(
@@ -703,7 +721,6 @@ def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
         "version": ctx.version,
         "spec": spec.data,
         "spec_sha256": spec.sha256(),
-        "lock_sha256": _file_sha(spec.lock_path),
         "catalogue": {"revision": catalogue_rev, "entries": selection},
         "packages": dict(sorted(pkgs.items())),
         "patched": patched.get("updated", {}),
@@ -742,4 +759,3 @@ def verify_artefacts(master_dir: Path) -> list[str]:
         elif _sha256(path) != art["sha256"]:
             problems.append(f"{name}: sha256 mismatch")
     return problems
-

@@ -64,7 +64,7 @@ def _is_trap(node: yaml.ScalarNode) -> bool:
     if tag == "tag:yaml.org,2002:float":
         return True  # a version like 1.10 or 2.0 must be a string; floats are never wanted here
     if tag == "tag:yaml.org,2002:int":
-        return text.startswith(("0", "+")) and text != "0" or ":" in text or "_" in text
+        return (text.startswith(("0", "+")) and text != "0") or ":" in text or "_" in text
     return False
 
 
@@ -137,3 +137,15 @@ def load(path: Path | str) -> Document:
         line = raw[: exc.start].count(b"\n") + 1
         raise SocleError("file is not UTF-8", where=f"{path}:{line}", hint="save the file as UTF-8") from None
     return loads(text, path)
+
+
+class _IndentDumper(yaml.SafeDumper):
+    """Sequences indented under their key (yamllint's default), keys kept in insertion order."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def dumps(data: Any) -> str:
+    """YAML text for governed data files: stable, readable, yamllint-clean."""
+    return yaml.dump(data, Dumper=_IndentDumper, sort_keys=False, allow_unicode=True, width=110)

@@ -1,0 +1,37 @@
+"""Shared fixtures: a scratch copy of the catalogue, the CLI runner."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from socle import ROOT
+
+
+@pytest.fixture
+def catalogue_copy(tmp_path: Path) -> Path:
+    """A writable copy of the real catalogue, for tests that break it on purpose."""
+    dest = tmp_path / "software_catalogue"
+    shutil.copytree(ROOT / "software_catalogue", dest)
+    return dest
+
+
+def run_invoke(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run `invoke ARGS` as a user would, from the checkout, without stdin."""
+    bindir = os.path.dirname(sys.executable)
+    full_env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}", **(env or {})}
+    return subprocess.run(
+        [os.path.join(bindir, "invoke"), *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=timeout,
+        check=False,
+    )
