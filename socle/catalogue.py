@@ -991,7 +991,12 @@ def check(root: Path | None = None, today: dt.date | None = None) -> list[Findin
 
 # --- selection for masters ----------------------------------------------------------------------
 def select_software(
-    cat: Catalogue, *, year: str, disciplines: list[str], software: list[str] | None = None, levels: list[str] | None = None
+    cat: Catalogue,
+    *,
+    year: str,
+    disciplines: list[str],
+    software: list[str] | None = None,
+    levels: list[str] | None = None,
 ) -> dict[str, set[str]]:
     """Approved software of ``year`` for commun + ``disciplines`` (["*"] = all): card id -> disciplines."""
     wanted = set(cat.disciplines) if "*" in disciplines else {"commun", *disciplines}
@@ -999,7 +1004,7 @@ def select_software(
     if unknown:
         raise SocleError(
             f"unknown discipline(s): {', '.join(unknown)}",
-            hint=f"use: {', '.join(sorted(cat.disciplines))} or \"*\"",
+            hint=f'use: {", ".join(sorted(cat.disciplines))} or "*"',
         )
     chosen: dict[str, set[str]] = defaultdict(set)
     for row in cat.rows():
@@ -1013,7 +1018,9 @@ def select_software(
     if software:
         missing = sorted(set(software) - set(cat.cards))
         if missing:
-            raise SocleError(f"unknown software: {', '.join(missing)}", hint="use card ids (software_catalogue/software/)")
+            raise SocleError(
+                f"unknown software: {', '.join(missing)}", hint="use card ids (software_catalogue/software/)"
+            )
         chosen = defaultdict(set, {s: d for s, d in chosen.items() if s in software})
     return dict(chosen)
 

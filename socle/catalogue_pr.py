@@ -94,9 +94,7 @@ def _report(base: str, old: catalogue.Catalogue, new: catalogue.Catalogue, year:
     out = [f"# Catalogue change report (base `{base}`, school year {year})", ""]
     added = sorted(set(new.cards) - set(old.cards))
     removed = sorted(set(old.cards) - set(new.cards))
-    changed = {
-        c: _changed_keys(old.card(c), new.card(c)) for c in sorted(set(old.cards) & set(new.cards))
-    }
+    changed = {c: _changed_keys(old.card(c), new.card(c)) for c in sorted(set(old.cards) & set(new.cards))}
     changed = {c: keys for c, keys in changed.items() if keys}
     out += ["## Software cards", ""]
     if not (added or removed or changed):
@@ -124,7 +122,13 @@ def _report(base: str, old: catalogue.Catalogue, new: catalogue.Catalogue, year:
             row_lines.append(f"- **changed** {label} {what} ({', '.join(keys)})".replace("  ", " "))
     out += row_lines or ["No choice changed."]
     # masters
-    out += ["", "## Masters", "", "| master | gains | loses | disk (MB) | licence cost (€/year) |", "|---|---|---|---|---|"]
+    out += [
+        "",
+        "## Masters",
+        "",
+        "| master | gains | loses | disk (MB) | licence cost (€/year) |",
+        "|---|---|---|---|---|",
+    ]
     for profile in masters.available_profiles(year):
         try:
             spec = masters.load_spec(profile, year)
@@ -320,7 +324,9 @@ def _debian_version(pkg: str) -> str:
 
     index = debian.load("trixie") or {}
     if pkg not in index:
-        raise SocleError(f"Debian package '{pkg}' does not exist in trixie", hint="check the name with apt-cache search")
+        raise SocleError(
+            f"Debian package '{pkg}' does not exist in trixie", hint="check the name with apt-cache search"
+        )
     return catalogue._upstream(index[pkg][0])
 
 

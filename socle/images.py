@@ -19,6 +19,7 @@ from socle import ROOT
 from socle.proc import ok, run
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
+DEFAULT_SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 
 #: What every test container and master build container needs: Python for Ansible, systemd as PID 1.
 TEST_IMAGE_PACKAGES = (
@@ -45,9 +46,22 @@ class RootfsSpec:
 
     release: str
     mirror: str = DEFAULT_MIRROR
+    #: where <release>-security comes from; empty for a test image that must not move
+    security_mirror: str = ""
     variant: str = "minbase"
     components: tuple[str, ...] = ("main",)
     packages: tuple[str, ...] = field(default=TEST_IMAGE_PACKAGES)
+
+    def sources(self) -> list[str]:
+        """One-line apt sources for mmdebstrap: the release, its updates, its security suite."""
+        comps = " ".join(self.components)
+        lines = [f"deb {self.mirror} {self.release} {comps}"]
+        if self.security_mirror:
+            lines += [
+                f"deb {self.mirror} {self.release}-updates {comps}",
+                f"deb {self.security_mirror} {self.release}-security {comps}",
+            ]
+        return lines
 
     def key(self) -> str:
         blob = json.dumps({**asdict(self), "packages": sorted(self.packages)}, sort_keys=True)
@@ -84,7 +98,7 @@ def build_rootfs(spec: RootfsSpec, *, source_date_epoch: int | None = None) -> P
                 f"--customize-hook=sync-out /var/cache/apt/archives {debs}",
                 spec.release,
                 part,
-                spec.mirror,
+                *spec.sources(),
             ],
             what=f"mmdebstrap {spec.release}",
             hint="check that the Debian mirror is reachable and the package names exist in this release",

@@ -73,6 +73,7 @@ class MasterSpec:
         return images.RootfsSpec(
             release=base["release"],
             mirror=base["mirror"],
+            security_mirror=base.get("security_mirror", ""),
             variant=base.get("variant", "minbase"),
             components=tuple(base.get("components", ["main"])),
             packages=tuple(sorted(set(images.TEST_IMAGE_PACKAGES) | set(self.packages))),
@@ -428,7 +429,7 @@ def _verify(ctx: BuildContext, image: str) -> dict[str, Any]:
     subprocess.run(["podman", "rm", "-f", name], capture_output=True, check=False)
     lynis_mounts = []
     if cfg.get("lynis") and Path("/usr/sbin/lynis").exists():
-        lynis_mounts = ["-v", "/usr/share/lynis:/usr/share/lynis:ro", "-v", "/usr/sbin/lynis:/usr/sbin/lynis:ro"]
+        lynis_mounts = [f"--volume={path}:{path}:ro" for path in ("/usr/share/lynis", "/usr/sbin/lynis", "/etc/lynis")]
     _podman("run", "-d", "--name", name, "--hostname", "verify", *lynis_mounts, image, what="start verify container")
     try:
         for _ in range(60):
@@ -721,7 +722,10 @@ def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
         "version": ctx.version,
         "spec": spec.data,
         "spec_sha256": spec.sha256(),
-        "catalogue": {"revision": catalogue_rev, "entries": selection},
+        "catalogue": {
+            "revision": catalogue_rev,
+            "entries": [{**e, "version": pkgs[e["name"]]["version"]} for e in selection],
+        },
         "packages": dict(sorted(pkgs.items())),
         "patched": patched.get("updated", {}),
         "artefacts": artefacts,

@@ -98,6 +98,7 @@ def setup() -> HostState:
     """Install missing packages and write the podman configuration. Idempotent."""
     st = state()
     if st.ready:
+        _fetch_debian_index()
         console.print("[green]host ready[/]: all system packages present, podman configured")
         return st
     if os.geteuid() != 0:
@@ -127,8 +128,22 @@ def setup() -> HostState:
         CONTAINERS_CONF.write_text(CONTAINERS_CONF_TEXT)
         console.print(f"wrote {CONTAINERS_CONF} (runtime runc, explicit ulimits)")
     st = state()
+    _fetch_debian_index()
     console.print("[green]host ready[/]")
     return st
+
+
+def _fetch_debian_index(release: str = "trixie") -> None:
+    """Keep the Debian package index for offline catalogue checks (CAT011)."""
+    from socle import debian
+
+    if debian.index_path(release).exists():
+        return
+    try:
+        debian.fetch(release)
+        console.print(f"fetched the Debian {release} package index for catalogue checks")
+    except SocleError as exc:
+        console.print(f"[yellow]warning[/]: {exc.message} (catalogue checks will skip CAT011)")
 
 
 def require() -> None:

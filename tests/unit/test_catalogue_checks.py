@@ -68,7 +68,9 @@ def test_cat002_yaml_traps_and_duplicates_are_located(catalogue_copy):
 def test_cat003_id_must_equal_file_name_and_one_card_per_upstream(catalogue_copy):
     edit(catalogue_copy, "software/gimp.yaml", lambda d: d.update(id="gimp2"))
     src = catalogue_copy / "software" / "inkscape.yaml"
-    (catalogue_copy / "software" / "inkscape-bis.yaml").write_text(src.read_text().replace("id: inkscape", "id: inkscape-bis"))
+    (catalogue_copy / "software" / "inkscape-bis.yaml").write_text(
+        src.read_text().replace("id: inkscape", "id: inkscape-bis")
+    )
     messages = [h.message for h in found(catalogue_copy, "CAT003")]
     assert any("id 'gimp2' differs from the file name 'gimp'" in m for m in messages)
     assert any("Debian package 'inkscape' is already claimed by card" in m for m in messages)
@@ -120,7 +122,11 @@ def test_cat005_pinning_and_integrity(catalogue_copy):
         d["version"] = "latest"
         d["platforms"]["windows"] = {
             "source": "msi-url",
-            "installer": {"url": "http://example.org/gimp.msi", "sha256": "d41d8cd98f00b204e9800998ecf8427e", "type": "msi"},
+            "installer": {
+                "url": "http://example.org/gimp.msi",
+                "sha256": "d41d8cd98f00b204e9800998ecf8427e",
+                "type": "msi",
+            },
             "detect": {"display_name": "GIMP"},
             "disk_mb": 300,
         }
@@ -203,7 +209,11 @@ def test_cat009_conflicting_cards_in_one_master(catalogue_copy):
 
 def test_cat010_school_years(catalogue_copy):
     edit(catalogue_copy, "disciplines/svt.yaml", lambda d: d["choices"][0].update(school_years=["2026-2028"]))
-    edit(catalogue_copy, "disciplines/ses.yaml", lambda d: d["choices"][0].update(school_years=["2026-2027", "2028-2029"]))
+    edit(
+        catalogue_copy,
+        "disciplines/ses.yaml",
+        lambda d: d["choices"][0].update(school_years=["2026-2027", "2028-2029"]),
+    )
     messages = " ".join(h.message for h in found(catalogue_copy, "CAT010"))
     assert "'2026-2028' is not a school year" in messages
     assert "not contiguous" in messages
@@ -219,8 +229,20 @@ def test_cat011_debian_package_must_exist(catalogue_copy):
 
 def test_cat012_expired_and_unused_waivers(catalogue_copy):
     waivers = [
-        {"check": "CAT004", "target": "svt/x", "reason": "expired waiver text", "approved_by": "DANE", "expires": "2025-08-31"},
-        {"check": "CAT007", "target": "gimp", "reason": "unused waiver text", "approved_by": "DANE", "expires": "2027-08-31"},
+        {
+            "check": "CAT004",
+            "target": "svt/x",
+            "reason": "expired waiver text",
+            "approved_by": "DANE",
+            "expires": "2025-08-31",
+        },
+        {
+            "check": "CAT007",
+            "target": "gimp",
+            "reason": "unused waiver text",
+            "approved_by": "DANE",
+            "expires": "2027-08-31",
+        },
     ]
     (catalogue_copy / "exceptions.yaml").write_text(dumps({"schema_version": 1, "exceptions": waivers}))
     messages = " ".join(h.message for h in found(catalogue_copy, "CAT012"))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from socle import ROOT, catalogue, catalogue_pr
+from socle import ROOT, catalogue_pr
 from socle.errors import SocleError
 from socle.yamlio import dumps
 

@@ -1,0 +1,98 @@
+"""`invoke build-master --profile ci` end to end, twice (reproducibility), and against a tampered lock."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from socle import ROOT, masters
+from tests.conftest import run_invoke
+
+pytestmark = pytest.mark.integration
+
+VOLATILE_BUILD_KEYS = {"duration_s", "steps_s"}
+
+
+@pytest.fixture(scope="module")
+def masters_dir(tmp_path_factory) -> Path:
+    """A copy of this year's ci spec without its lock: the first build writes the lock."""
+    root = tmp_path_factory.mktemp("masters")
+    (root / "2026-2027").mkdir()
+    shutil.copy(ROOT / "masters" / "2026-2027" / "ci.yaml", root / "2026-2027" / "ci.yaml")
+    return root
+
+
+def build(masters_dir: Path, dist: Path, *extra: str):
+    return run_invoke(
+        "build-master", "--profile", "ci", "--year", "2026-2027", *extra,
+        env={"SOCLE_MASTERS_DIR": str(masters_dir), "SOCLE_DIST": str(dist)},
+        timeout=1800,
+    )  # fmt: skip
+
+
+def stable(manifest: dict) -> dict:
+    out = {k: v for k, v in manifest.items() if k not in {"artefacts", "oci", "verification"}}
+    out["build"] = {k: v for k, v in manifest["build"].items() if k not in VOLATILE_BUILD_KEYS}
+    return out
+
+
+@pytest.fixture(scope="module")
+def first(masters_dir, tmp_path_factory):
+    dist = tmp_path_factory.mktemp("dist1")
+    proc = build(masters_dir, dist)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return dist / "masters" / "2026-2027" / "ci" / "2026-2027.0"
+
+
+def test_artefacts_exist_and_match_the_manifest(first, masters_dir):
+    manifest = json.loads((first / "manifest.json").read_text())
+    assert masters.verify_artefacts(first) == []
+    assert {"rootfs.squashfs", "sbom.cdx.json"} <= set(manifest["artefacts"])
+    assert manifest["verification"]["testinfra"]["passed"] is True
+    assert manifest["catalogue"]["entries"] == [
+        {"name": "sqlite3", "software": "sqlite3", "version": manifest["packages"]["sqlite3"]["version"]}
+    ]
+    assert "sqlite3" in manifest["packages"] and "openssh-server" in manifest["packages"]
+    assert all(p.get("sha256") for p in manifest["packages"].values()), "every package has its index sha256"
+    assert (masters_dir / "2026-2027" / "ci.lock").exists()
+    lynis = manifest["verification"]["lynis"]
+    assert isinstance(lynis.get("hardening_index"), int), lynis
+    sbom = json.loads((first / "sbom.cdx.json").read_text())
+    assert sbom["bomFormat"] == "CycloneDX" and len(sbom["components"]) == len(manifest["packages"])
+    assert not list(first.parent.glob(".*.partial")), "no half-written artefact is left"
+
+
+def test_a_corrupted_artefact_is_detected(first, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(first, copy)
+    with (copy / "rootfs.squashfs").open("r+b") as fh:
+        fh.seek(4096)
+        fh.write(b"\0" * 16)
+    assert masters.verify_artefacts(copy) == ["rootfs.squashfs: sha256 mismatch"]
+
+
+def test_rebuild_from_the_lock_is_reproducible(first, masters_dir, tmp_path):
+    proc = build(masters_dir, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    second = tmp_path / "masters" / "2026-2027" / "ci" / "2026-2027.0"
+    a = json.loads((first / "manifest.json").read_text())
+    b = json.loads((second / "manifest.json").read_text())
+    assert stable(a) == stable(b)
+
+
+def test_a_lock_that_the_mirror_cannot_satisfy_fails_clearly(first, masters_dir, tmp_path):
+    spec_dir = tmp_path / "masters"
+    shutil.copytree(masters_dir, spec_dir)
+    lock_path = spec_dir / "2026-2027" / "ci.lock"
+    lock = json.loads(lock_path.read_text())
+    lock["packages"]["sqlite3"]["version"] = "3.0.0-1"
+    lock_path.write_text(json.dumps(lock))
+    dist = tmp_path / "dist"
+    proc = build(spec_dir, dist)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert "sqlite3" in proc.stderr and ("lock" in proc.stderr)
+    assert not (dist / "masters" / "2026-2027" / "ci" / "2026-2027.0").exists(), "nothing is published"

@@ -1,0 +1,45 @@
+"""The CLI as a newcomer meets it: task list, one-line errors with a hint, never a traceback."""
+
+import pytest
+
+from tests.conftest import run_invoke
+
+TASKS = [
+    "setup", "build-master", "reimage", "patch", "conformity", "lint", "test",
+    "catalogue.check", "catalogue.diff", "catalogue.request", "inventory.check",
+]  # fmt: skip
+
+
+def test_invoke_list_shows_the_tasks():
+    out = run_invoke("--list").stdout
+    for name in TASKS:
+        assert f"  {name} " in out or out.rstrip().endswith(name), name
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["build-master", "--profile", "poste-mac"], "unknown profile 'poste-mac'"),
+        (["build-master", "--year", "1999-2000"], "no masters for school year '1999-2000'"),
+        (["catalogue.check", "--format", "pdf"], "unknown format 'pdf'"),
+        (["catalogue.diff", "--base", "no-such-rev"], "unknown git revision 'no-such-rev'"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_a_hint(args, expected):
+    proc = run_invoke(*args)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and expected in proc.stderr
+    assert "hint:" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize(("task", "issue"), [("reimage", 7), ("patch", 8), ("conformity", 6)])
+def test_tasks_of_later_issues_say_so_and_fail(task, issue):
+    proc = run_invoke(task)
+    assert proc.returncode == 3
+    assert f"not implemented yet (tracked in issue #{issue})" in proc.stderr
+
+
+def test_unknown_option_is_refused_by_invoke():
+    proc = run_invoke("build-master", "--bogus")
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr

@@ -1,0 +1,61 @@
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from socle import masters
+from socle.errors import SocleError
+
+
+@pytest.mark.parametrize(
+    ("day", "year"),
+    [(dt.date(2026, 11, 24), "2026-2027"), (dt.date(2027, 6, 30), "2026-2027"), (dt.date(2027, 9, 1), "2027-2028")],
+)
+def test_school_year_starts_at_the_rentree(day, year):
+    assert masters.school_year_of(day) == year
+
+
+def test_default_year_falls_back_to_the_latest_existing():
+    assert masters.resolve_year(None, dt.date(2031, 1, 1)) == masters.available_years()[-1]
+
+
+def test_specs_of_the_year_are_valid():
+    profiles = masters.available_profiles("2026-2027")
+    assert {"ci", "poste-linux", "serveur"} <= set(profiles)
+    for profile in profiles:
+        spec = masters.load_spec(profile, "2026-2027")
+        assert spec.version.startswith("2026-2027.")
+
+
+def test_ci_rootfs_key_is_stable_and_content_based():
+    spec = masters.load_spec("ci", "2026-2027")
+    assert spec.rootfs().key() == spec.rootfs().key()
+    assert "openssh-server" in spec.rootfs().packages
+
+
+def test_invalid_spec_is_located(tmp_path: Path, monkeypatch):
+    year = tmp_path / "2026-2027"
+    year.mkdir()
+    (year / "ci.yaml").write_text("schema_version: 1\nprofile: ci\nschool_year: '2026-2027'\nversion: 1.0\n")
+    monkeypatch.setattr(masters, "MASTERS_DIR", tmp_path)
+    with pytest.raises(SocleError) as err:
+        masters.load_spec("ci", "2026-2027")
+    assert "invalid master spec" in str(err.value) and "ci.yaml" in str(err.value)
+
+
+def test_lock_mismatch_names_the_packages():
+    lock = {"packages": {"bash": {"version": "5.2-1"}, "gone": {"version": "1"}}}
+    installed = {"bash": {"version": "5.2-2"}, "new": {"version": "3"}}
+    with pytest.raises(SocleError) as err:
+        masters._compare_lock(lock, installed, patch=False)
+    text = str(err.value)
+    assert "bash 5.2-1 -> 5.2-2" in text and "not in the lock: new" in text and "--update-lock" in text
+
+
+def test_patch_allows_updates_only():
+    lock = {"packages": {"bash": {"version": "5.2-1"}}}
+    assert masters._compare_lock(lock, {"bash": {"version": "5.2-2"}}, patch=True) == {
+        "updated": {"bash": ["5.2-1", "5.2-2"]}
+    }
+    with pytest.raises(SocleError, match="may only update packages"):
+        masters._compare_lock(lock, {"bash": {"version": "5.2-2"}, "x": {"version": "1"}}, patch=True)
