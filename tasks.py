@@ -152,13 +152,55 @@ def catalogue_request(
 
 
 # --- inventory ------------------------------------------------------------------------------
-@task(name="check", help={"path": "inventory directory (default: inventories/grand-est)"})
+@task(
+    name="check",
+    help={"path": "région folder (default: inventories/grand-est)", "format": "text, json or junit", "output": "file"},
+)
 @guarded
-def inventory_check(c, path=""):
-    """Validate the établissement inventories region-wide (UAI, duplicates, vocabulary)."""
-    raise NotImplementedYet("inventory.check", 4)
+def inventory_check(c, path="", format="text", output=""):
+    """Validate the établissement inventories region-wide (UAI, duplicates, vocabulary, addresses)."""
+    from pathlib import Path
+
+    from socle import inventory
+    from socle.findings import present
+
+    findings = inventory.check(Path(path) if path else None)
+    present(findings, fmt=format, output=output or None, suite="inventory", checks=inventory.CHECKS)
+
+
+@task(
+    name="generate",
+    help={"etabs": "number of établissements", "postes": "total postes", "seed": "random seed", "out": "folder"},
+)
+@guarded
+def inventory_generate(c, etabs=350, postes=60000, seed=2026, out="dist/region-synthetique"):
+    """Write a deterministic synthetic region (benchmarks, load tests)."""
+    from pathlib import Path
+
+    from socle import inventory_tools
+
+    n = inventory_tools.generate(Path(out), etabs=int(etabs), postes=int(postes), seed=int(seed))
+    print(f"wrote {etabs} établissements, {n} postes in {out} (ansible-inventory -i {out} --graph)")
+
+
+@task(
+    name="import",
+    help={"csv": "CMIL spreadsheet (CSV) or linuxmuster devices.csv", "uai": "UAI of the établissement",
+          "apply": "write the result (default: dry run with a diff)", "path": "région folder"},
+)  # fmt: skip
+@guarded
+def inventory_import(c, csv, uai, apply=False, path=""):
+    """Import postes from a CSV into an établissement (dry run with a diff unless --apply)."""
+    from pathlib import Path
+
+    from socle import inventory_tools
+
+    diff = inventory_tools.import_csv(Path(csv), uai, region=Path(path) if path else None, apply=apply)
+    print(diff or "no change", end="\n" if not diff else "")
+    if diff and not apply:
+        print("(dry run: nothing written; add --apply to write)")
 
 
 catalogue = Collection("catalogue", catalogue_check, catalogue_diff, catalogue_request)
-inventory = Collection("inventory", inventory_check)
+inventory = Collection("inventory", inventory_check, inventory_generate, inventory_import)
 ns = Collection(setup, build_master, reimage, patch, conformity, lint, test, catalogue, inventory)

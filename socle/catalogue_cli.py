@@ -1,4 +1,4 @@
-"""Console side of the catalogue tasks: findings summary, report files, exit codes."""
+"""Console side of the catalogue tasks."""
 
 from __future__ import annotations
 
@@ -7,28 +7,14 @@ from pathlib import Path
 from rich.console import Console
 
 from socle import catalogue, catalogue_pr, rel
-from socle.errors import SocleError, StepFailed
-from socle.findings import errors, write
+from socle.findings import present
 
 console = Console(stderr=True)
 
 
 def check(*, fmt: str = "text", output: str | None = None, path: str | None = None) -> None:
-    if fmt not in {"text", "json", "junit"}:
-        raise SocleError(f"unknown format '{fmt}'", hint="use --format text, json or junit")
     findings = catalogue.check(Path(path) if path else None)
-    text = write(findings, fmt, Path(output) if output else None, "catalogue", catalogue.CHECKS)
-    if fmt != "text" and not output:
-        print(text, end="")
-    else:
-        for f in findings:
-            style = {"error": "red", "warning": "yellow"}.get(f.severity, "dim")
-            console.print(f.render(), style=style, markup=False, highlight=False, soft_wrap=True)
-    errs = errors(findings)
-    summary = f"catalogue: {len(errs)} error(s), {len(findings) - len(errs)} warning(s)/note(s)"
-    if errs:
-        raise StepFailed(summary, hint="each finding says where and how to fix it; docs/catalogue-checks.md explains")
-    console.print(f"[green]{summary}[/]")
+    present(findings, fmt=fmt, output=output, suite="catalogue", checks=catalogue.CHECKS)
 
 
 def diff(*, base: str, output: str | None = None) -> None:

@@ -7,6 +7,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from rich.console import Console
+
+from socle.errors import SocleError, StepFailed
+
 SEVERITIES = ("error", "warning", "note")
 
 
@@ -72,3 +76,22 @@ def write(findings: list[Finding], fmt: str, output: Path | None, suite: str, ch
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text)
     return text
+
+
+def present(findings: list[Finding], *, fmt: str, output: str | None, suite: str, checks: dict[str, str]) -> None:
+    """Show findings to a person (text) or a machine (json/junit); fail when there are errors."""
+    if fmt not in {"text", "json", "junit"}:
+        raise SocleError(f"unknown format '{fmt}'", hint="use --format text, json or junit")
+    console = Console(stderr=True)
+    text = write(findings, fmt, Path(output) if output else None, suite, checks)
+    if fmt != "text" and not output:
+        print(text, end="")
+    else:
+        for f in findings:
+            style = {"error": "red", "warning": "yellow"}.get(f.severity, "dim")
+            console.print(f.render(), style=style, markup=False, highlight=False, soft_wrap=True)
+    errs = errors(findings)
+    summary = f"{suite}: {len(errs)} error(s), {len(findings) - len(errs)} warning(s)/note(s)"
+    if errs:
+        raise StepFailed(summary, hint="each finding says where and how to fix it")
+    console.print(summary, style="green", markup=False)

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Benchmark `build-master` against its floor.
+
+    python benchmarks/build_master.py [--profile ci]
+
+1. cold build: base cache and images removed, then `invoke build-master --profile P --force`;
+2. floor: one `mmdebstrap` call producing the same final package set (every package of the
+   master's manifest) — what installing those packages costs with no configuration at all;
+3. rebuild after one catalogue change (a new approved row): `--update-lock` build with the base
+   cache warm.
+
+Prints seconds and the ratios cold/floor (goal <= 1.25) and rebuild/cold (goal <= 0.15).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from socle import masters  # noqa: E402
+from socle.yamlio import dumps  # noqa: E402
+
+
+def timed(cmd: list[str], env: dict[str, str]) -> float:
+    start = time.monotonic()
+    proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True)
+    if proc.returncode:
+        sys.exit(f"benchmark step failed: {' '.join(cmd)}\n{proc.stderr[-3000:]}")
+    return time.monotonic() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="ci")
+    args = parser.parse_args()
+    year = masters.resolve_year(None)
+    work = Path(tempfile.mkdtemp(prefix="socle-bench-"))
+    spec_dir = work / "masters" / year
+    spec_dir.mkdir(parents=True)
+    shutil.copy(ROOT / "masters" / year / f"{args.profile}.yaml", spec_dir)
+    cache = work / "cache"
+    env = {"SOCLE_MASTERS_DIR": str(work / "masters"), "SOCLE_DIST": str(work / "dist"), "SOCLE_CACHE": str(cache)}
+    invoke = [str(Path(sys.executable).parent / "invoke"), "build-master", "--profile", args.profile, "--year", year]
+    cold = timed([*invoke, "--force"], env)
+    manifest = json.loads(next((work / "dist").rglob("manifest.json")).read_text())
+    pkgs = sorted(manifest["packages"])
+    rootfs = masters.load_spec(args.profile, year).rootfs()
+    floor_cmd = [
+        "mmdebstrap", "--variant=minbase", "--format=tar", "--dpkgopt=force-unsafe-io",
+        f"--include={','.join(pkgs)}", rootfs.release, str(work / "floor.tar"), *rootfs.sources(),
+    ]  # fmt: skip
+    floor = timed(floor_cmd, {})
+    # one catalogue change as the build sees it: one more approved software in the selection
+    spec_path = spec_dir / f"{args.profile}.yaml"
+    data = yaml.safe_load(spec_path.read_text())
+    data.setdefault("catalogue", {}).setdefault("software", []).append("git")
+    data["catalogue"].setdefault("disciplines", []).append("nsi-snt")
+    spec_path.write_text(dumps(data))
+    rebuild = timed([*invoke, "--update-lock"], env)
+    print(f"profile            : {args.profile} ({len(pkgs)} packages)")
+    print(f"cold build         : {cold:7.1f} s")
+    print(f"floor (mmdebstrap) : {floor:7.1f} s")
+    print(f"rebuild (1 change) : {rebuild:7.1f} s")
+    print(f"cold / floor       : {cold / floor:7.2f}   (goal <= 1.25)")
+    print(f"rebuild / cold     : {rebuild / cold:7.2f}   (goal <= 0.15)")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

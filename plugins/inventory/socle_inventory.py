@@ -1,0 +1,183 @@
+# Copyright: socle contributors. EUPL-1.2
+"""Ansible inventory plugin for socle's établissement files."""
+
+from __future__ import annotations
+
+DOCUMENTATION = """
+    name: socle_inventory
+    short_description: Établissements, salles, postes and serveurs from socle inventories
+    description:
+      - Reads C(<région>/etablissements/<UAI>.yaml) files next to the plugin configuration file
+        (a file named C(socle.yml)) and builds the groups operations target.
+      - Groups are C(etab_<uai>), C(salle_<uai>_<room>), C(profile_<profile>), C(discipline_<d>),
+        C(academie_<a>), C(type_<t>), C(zone_<z>), C(wave_<w>), C(postes) and C(serveurs).
+      - Validation with located errors is C(invoke inventory.check); this plugin only refuses
+        files it cannot read.
+    author: socle contributors
+    options:
+      plugin:
+        description: Token that ensures this is a source file for this plugin.
+        required: true
+        choices: ['socle_inventory']
+      etablissements_dir:
+        description: Folder of établissement files, relative to the configuration file.
+        type: str
+        default: etablissements
+      only_uai:
+        description:
+          - Load only these établissements (pull mode on a lycée serveur loads its own school).
+        type: list
+        elements: str
+        default: []
+        env:
+          - name: SOCLE_INVENTORY_ONLY_UAI
+      parse_cache:
+        description:
+          - Folder where the parsed form of each file is kept (JSON, keyed by the file's size and
+            modification time), so that unchanged files are not parsed again. Empty disables it.
+        type: str
+        default: ~/.cache/socle/inventory
+        env:
+          - name: SOCLE_INVENTORY_CACHE
+"""
+
+EXAMPLES = """
+# inventories/grand-est/socle.yml
+plugin: socle_inventory
+"""
+
+import hashlib
+import json
+import os
+import re
+
+import yaml
+from ansible.errors import AnsibleParserError
+from ansible.plugins.inventory import BaseInventoryPlugin
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BAD = re.compile(r"[^a-z0-9_]")
+
+
+def _g(*parts):
+    return _BAD.sub("_", "_".join(str(p) for p in parts).lower())
+
+
+class InventoryModule(BaseInventoryPlugin):
+    NAME = "socle_inventory"
+
+    def verify_file(self, path):
+        return super().verify_file(path) and os.path.basename(path) in ("socle.yml", "socle.yaml")
+
+    def parse(self, inventory, loader, path, cache=True):
+        super().parse(inventory, loader, path, cache)
+        self._read_config_data(path)
+        folder = os.path.join(os.path.dirname(path), self.get_option("etablissements_dir"))
+        if not os.path.isdir(folder):
+            raise AnsibleParserError(f"{path}: no folder {folder} of établissement files")
+        inv = self.inventory
+        for name in ("postes", "serveurs"):
+            inv.add_group(name)
+        known = {"postes", "serveurs"}
+        cache_dir = os.path.expanduser(self.get_option("parse_cache") or "")
+        only = {u.strip().upper() for u in self.get_option("only_uai") or [] if u.strip()}
+
+        def group(name, parent=None):
+            if name not in known:
+                inv.add_group(name)
+                known.add(name)
+            if parent:
+                inv.add_child(parent, name)
+            return name
+
+        for fname in sorted(os.listdir(folder)):
+            if not fname.endswith((".yaml", ".yml")) or (only and fname.split(".")[0].upper() not in only):
+                continue
+            fpath = os.path.join(folder, fname)
+            try:
+                self._school(self._read(fpath, cache_dir), group)
+            except (yaml.YAMLError, KeyError, TypeError, AttributeError) as exc:
+                raise AnsibleParserError(
+                    f"{fpath}: cannot read this établissement ({exc}); run 'invoke inventory.check'"
+                ) from exc
+
+    @staticmethod
+    def _read(fpath, cache_dir):
+        """Parse one file, through the JSON parse cache when the file is unchanged."""
+        stat = os.stat(fpath)
+        cached = None
+        if cache_dir:
+            key = hashlib.sha256(f"{os.path.realpath(fpath)}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
+            cached = os.path.join(cache_dir, key[:2], key + ".json")
+            try:
+                with open(cached, "rb") as fh:
+                    return json.loads(fh.read())
+            except (OSError, ValueError):
+                pass
+        with open(fpath, "rb") as fh:
+            school = yaml.load(fh, Loader=_LOADER)
+        if cached:
+            try:
+                os.makedirs(os.path.dirname(cached), exist_ok=True)
+                tmp = f"{cached}.{os.getpid()}.tmp"
+                with open(tmp, "w") as fh:
+                    json.dump(school, fh, default=str)
+                os.replace(tmp, cached)
+            except OSError:
+                pass
+        return school
+
+    def _school(self, school, group):
+        inv = self.inventory
+        uai = str(school["uai"])
+        etab = group(_g("etab", uai))
+        for parent in (
+            _g("academie", school["academie"]),
+            _g("type", school["type"]),
+            _g("zone", school["zone"]),
+            _g("wave", school["wave"]),
+        ):
+            inv.add_child(group(parent), etab)
+        for key, value in (
+            ("socle_uai", uai),
+            ("socle_etab_name", school["name"]),
+            ("socle_zone", school["zone"]),
+            ("socle_wave", str(school["wave"])),
+            ("socle_academie", school["academie"]),
+            ("socle_options", school.get("options") or {}),
+        ):
+            inv.set_variable(etab, key, value)
+        for key, value in (school.get("vars") or {}).items():
+            inv.set_variable(etab, key, value)
+        for srv in school.get("serveurs") or []:
+            host = srv["hostname"]
+            inv.add_host(host, group="serveurs")
+            inv.add_child(etab, host)
+            inv.set_variable(host, "socle_role", srv["role"])
+            if srv.get("ip") and srv["ip"] != "dhcp":
+                inv.set_variable(host, "ansible_host", srv["ip"])
+        for salle in school.get("salles") or []:
+            room = str(salle["id"])
+            # a salle is a group of groups: its postes are members through it, so each poste is
+            # added once (adding it to five groups costs Ansible five ancestor walks)
+            sg = group(_g("salle", uai, room), etab)
+            inv.add_child("postes", sg)
+            inv.add_child(group(_g("profile", salle["profile"])), sg)
+            for d in salle.get("disciplines") or []:
+                inv.add_child(group(_g("discipline", d)), sg)
+            for key, value in (
+                ("socle_salle", room),
+                ("socle_usage", salle.get("usage", "")),
+                ("socle_disciplines", list(salle.get("disciplines") or [])),
+                ("socle_profile", salle["profile"]),
+            ):
+                inv.set_variable(sg, key, value)
+            for key, value in (salle.get("vars") or {}).items():
+                inv.set_variable(sg, key, value)
+            for poste in salle.get("postes") or []:
+                host = poste["hostname"]
+                inv.add_host(host, group=sg)
+                inv.set_variable(host, "socle_mac", poste.get("mac"))
+                ip = poste.get("ip")
+                if ip and ip != "dhcp":
+                    inv.set_variable(host, "ansible_host", ip)

@@ -1,0 +1,319 @@
+"""Établissement inventories: one YAML file per school under inventories/<région>/etablissements/.
+
+:func:`check` validates a whole region (schema, UAI check letters, region-wide duplicates,
+vocabulary) and returns located findings (ids INV001…); the Ansible inventory plugin
+(``plugins/inventory/socle_inventory.py``) reads the same files fast through :func:`fast_load`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from socle import ROOT, rel, uai
+from socle.errors import SocleError
+from socle.findings import Finding
+from socle.schema import validate
+from socle.yamlio import Document, KeyPath, format_keypath, load
+
+DEFAULT_REGION = ROOT / "inventories" / "grand-est"
+WAVES = ("pilot", "1", "2", "3")
+ZONES = ("A", "B", "C")
+#: académie -> holiday zone (../shared/domain-notes.md); Corsica and overseas set their own calendars.
+ACADEMIE_ZONE = {
+    "besancon": "A",
+    "bordeaux": "A",
+    "clermont-ferrand": "A",
+    "dijon": "A",
+    "grenoble": "A",
+    "limoges": "A",
+    "lyon": "A",
+    "poitiers": "A",
+    "aix-marseille": "B",
+    "amiens": "B",
+    "normandie": "B",
+    "lille": "B",
+    "nancy-metz": "B",
+    "nantes": "B",
+    "nice": "B",
+    "orleans-tours": "B",
+    "reims": "B",
+    "rennes": "B",
+    "strasbourg": "B",
+    "creteil": "C",
+    "montpellier": "C",
+    "paris": "C",
+    "toulouse": "C",
+    "versailles": "C",
+}
+MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+CHECKS = {
+    "INV001": "schema: required keys, types, no unknown keys; valid YAML",
+    "INV002": "UAI: 7 digits + the right check letter, equal to the file name",
+    "INV003": "duplicates region-wide: hostname, MAC, fixed IP, asset tag, UAI",
+    "INV004": "vocabulary: profile, discipline, wave, zone, académie",
+    "INV005": "addresses: well-formed MAC and IPv4",
+    "INV006": "salles: at least one poste, unique room ids",
+}
+
+
+def profiles() -> set[str]:
+    from socle import masters
+
+    out: set[str] = set()
+    for year in masters.available_years():
+        out |= {p for p in masters.available_profiles(year) if p.startswith("poste-")}
+    return out or {"poste-linux", "poste-windows"}
+
+
+def disciplines() -> set[str]:
+    from socle import catalogue
+
+    cat = catalogue.load_catalogue()
+    return set(cat.disciplines) - {"commun"}
+
+
+def school_files(region: Path) -> list[Path]:
+    folder = region / "etablissements"
+    if not folder.is_dir():
+        raise SocleError(
+            "no etablissements/ folder in this inventory",
+            where=rel(region),
+            hint="an inventory is inventories/<région>/etablissements/<UAI>.yaml",
+        )
+    return sorted(p for p in folder.iterdir() if p.suffix in {".yaml", ".yml"})
+
+
+# --- checks -----------------------------------------------------------------------------------
+class _Checker:
+    def __init__(self) -> None:
+        self.out: list[Finding] = []
+        self.seen: dict[str, dict[str, tuple[str, int, str]]] = defaultdict(dict)
+        self.profiles = profiles()
+        self.disciplines = disciplines()
+
+    def add(self, doc: Document, kp: KeyPath, check: str, msg: str, fix: str, sev: str = "error") -> None:
+        self.out.append(Finding(str(doc.path), doc.line(kp) or 1, check, sev, format_keypath(kp), msg, fix))
+
+    def unique(self, doc: Document, kp: KeyPath, kind: str, value: str, who: str, fix: str) -> None:
+        if not value or value == "dhcp":
+            return
+        first = self.seen[kind].get(value)
+        if first:
+            self.add(
+                doc,
+                kp,
+                "INV003",
+                f"{kind} '{value}' of {who} is already used by {first[2]} ({first[0]}:{first[1]})",
+                fix,
+            )
+        else:
+            self.seen[kind][value] = (str(doc.path), doc.line(kp) or 1, who)
+
+    def school(self, doc: Document) -> None:
+        data = doc.data
+        code = data.get("uai")
+        problem = uai.problem(code)
+        if problem:
+            self.add(
+                doc, ("uai",), "INV002", problem, "write the UAI of the établissement exactly (annuaire de l'éducation)"
+            )
+        elif Path(doc.path).stem != code:
+            self.add(
+                doc,
+                ("uai",),
+                "INV002",
+                f"file name '{Path(doc.path).stem}' differs from the UAI '{code}'",
+                f"rename the file to {code}.yaml",
+            )
+        self.unique(doc, ("uai",), "UAI", str(code), f"établissement {data.get('name')}", "one file per établissement")
+        zone, wave, acad = data.get("zone"), str(data.get("wave")), data.get("academie")
+        if zone not in ZONES:
+            self.add(doc, ("zone",), "INV004", f"unknown holiday zone '{zone}'", "use A, B or C")
+        if wave not in WAVES:
+            self.add(
+                doc,
+                ("wave",),
+                "INV004",
+                f"unknown rollout wave '{data.get('wave')}'",
+                'use pilot, 1, 2 or 3 (quote numbers: "1")',
+            )
+        if acad not in ACADEMIE_ZONE:
+            self.add(
+                doc,
+                ("academie",),
+                "INV004",
+                f"unknown académie '{acad}'",
+                f"use one of: {', '.join(sorted(ACADEMIE_ZONE))}",
+            )
+        elif zone in ZONES and ACADEMIE_ZONE[acad] != zone:
+            self.add(
+                doc,
+                ("zone",),
+                "INV004",
+                f"académie {acad} is in zone {ACADEMIE_ZONE[acad]}, not {zone}",
+                f"set zone: {ACADEMIE_ZONE[acad]}",
+            )
+        for i, srv in enumerate(data.get("serveurs") or []):
+            self.host(doc, ("serveurs", i), srv, f"serveur {srv.get('hostname')} of {code}")
+        rooms: dict[str, int] = {}
+        for i, salle in enumerate(data.get("salles") or []):
+            rid = str(salle.get("id"))
+            where = f"{code}/{rid}"
+            if rid in rooms:
+                self.add(
+                    doc,
+                    ("salles", i, "id"),
+                    "INV006",
+                    f"salle '{rid}' is defined twice (first at index {rooms[rid]})",
+                    "give each salle a unique id within the établissement",
+                )
+            rooms[rid] = i
+            if not salle.get("postes"):
+                self.add(
+                    doc,
+                    ("salles", i, "postes"),
+                    "INV006",
+                    f"salle {where} has no postes",
+                    "list its postes, or remove the salle",
+                )
+            if salle.get("profile") not in self.profiles:
+                self.add(
+                    doc,
+                    ("salles", i, "profile"),
+                    "INV004",
+                    f"unknown master profile '{salle.get('profile')}' in {where}",
+                    f"use one of: {', '.join(sorted(self.profiles))}",
+                )
+            for j, d in enumerate(salle.get("disciplines") or []):
+                if d not in self.disciplines:
+                    self.add(
+                        doc,
+                        ("salles", i, "disciplines", j),
+                        "INV004",
+                        f"unknown discipline '{d}' in {where}",
+                        f"use the catalogue's disciplines: {', '.join(sorted(self.disciplines))}",
+                    )
+            for j, poste in enumerate(salle.get("postes") or []):
+                self.host(doc, ("salles", i, "postes", j), poste, f"poste {poste.get('hostname')} in {where}")
+
+    def host(self, doc: Document, kp: KeyPath, host: dict[str, Any], who: str) -> None:
+        name, mac, ip = str(host.get("hostname", "")), host.get("mac"), host.get("ip", "dhcp")
+        self.unique(doc, (*kp, "hostname"), "hostname", name, who, "hostnames are unique in the whole Région")
+        if mac is not None:
+            if not isinstance(mac, str) or not MAC.match(mac.lower()):
+                self.add(
+                    doc,
+                    (*kp, "mac"),
+                    "INV005",
+                    f"malformed MAC address '{mac}' for {who}",
+                    "write six hex pairs separated by colons, e.g. 52:54:00:12:34:56",
+                )
+            else:
+                self.unique(doc, (*kp, "mac"), "MAC", mac.lower(), who, "a MAC address belongs to one machine")
+        if ip != "dhcp":
+            try:
+                addr = ipaddress.IPv4Address(str(ip))
+            except ValueError:
+                self.add(
+                    doc,
+                    (*kp, "ip"),
+                    "INV005",
+                    f"malformed IPv4 address '{ip}' for {who}",
+                    "write a dotted IPv4 address (e.g. 10.67.12.21) or dhcp",
+                )
+            else:
+                self.unique(doc, (*kp, "ip"), "fixed IP", str(addr), who, "each fixed IP is used once")
+        if host.get("asset"):
+            self.unique(doc, (*kp, "asset"), "asset tag", str(host["asset"]), who, "asset tags are unique")
+
+
+def load_school(path: Path) -> tuple[Document | None, list[Finding]]:
+    try:
+        doc = load(path)
+    except SocleError as exc:
+        m = re.search(r":(\d+)", exc.where or "")
+        return None, [
+            Finding(rel(path), int(m.group(1)) if m else 1, "INV001", "error", "", exc.message, exc.hint or "")
+        ]
+    doc.path = Path(rel(path))
+    findings = validate(doc, "etablissement", "INV001")
+    for kp, raw in doc.coerced.items():
+        findings.append(
+            Finding(
+                str(doc.path),
+                doc.line(kp) or 1,
+                "INV001",
+                "error",
+                format_keypath(kp),
+                f"'{raw}' is read by YAML as {type(_get(doc.data, kp)).__name__}",
+                f'quote it: "{raw}"',
+            )
+        )
+    return doc, findings
+
+
+def _get(data: Any, kp: KeyPath) -> Any:
+    for part in kp:
+        data = data[part]
+    return data
+
+
+def check(region: Path | None = None) -> list[Finding]:
+    region = region or DEFAULT_REGION
+    checker = _Checker()
+    findings: list[Finding] = []
+    for path in school_files(region):
+        doc, problems = load_school(path)
+        findings += problems
+        if doc is not None and isinstance(doc.data, dict) and not [p for p in problems if p.keypath == ""]:
+            checker.school(doc)
+    return sorted(set(findings + checker.out), key=lambda f: (f.file, f.line, f.check))
+
+
+# --- fast path (Ansible plugin, summaries) ----------------------------------------------------
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def fast_load(region: Path) -> list[dict[str, Any]]:
+    """Parse every school with libyaml, no line tracking (the checks do that)."""
+    out = []
+    for path in school_files(region):
+        with path.open("rb") as fh:
+            data = yaml.load(fh, Loader=_LOADER)
+        if not isinstance(data, dict):
+            raise SocleError("not a mapping", where=rel(path), hint="run 'invoke inventory.check'")
+        data["__file__"] = str(path)
+        out.append(data)
+    return out
+
+
+def rooms_summary(region: Path | None = None) -> list[dict[str, Any]]:
+    region = region or DEFAULT_REGION
+    if not (region / "etablissements").is_dir():
+        return []
+    out = []
+    for school in fast_load(region):
+        for salle in school.get("salles") or []:
+            out.append(
+                {
+                    "uai": school["uai"],
+                    "school": school["name"],
+                    "room": str(salle["id"]),
+                    "disciplines": list(salle.get("disciplines") or []),
+                    "profile": salle.get("profile", ""),
+                    "postes": len(salle.get("postes") or []),
+                }
+            )
+    return out
+
+
+def group_name(*parts: str) -> str:
+    """Ansible group names: lower case, [a-z0-9_] only."""
+    return re.sub(r"[^a-z0-9_]", "_", "_".join(parts).lower())
