@@ -497,6 +497,36 @@ def _verify(ctx: BuildContext, image: str) -> dict[str, Any]:
     return results
 
 
+DEBIAN_NUMBERS = {"bullseye": 11, "bookworm": 12, "trixie": 13, "forky": 14}
+SSG_CONTENT = Path("/usr/share/xml/scap/ssg/content")
+ANSSI_MINIMAL = "xccdf_org.ssgproject.content_profile_anssi_bp28_minimal"
+
+
+def _openscap(ctx: BuildContext, image: str) -> dict[str, Any]:
+    """ANSSI BP-028 minimal profile of Debian's SCAP Security Guide, when it has content for this release."""
+    release = ctx.spec.data["base"]["release"]
+    content = SSG_CONTENT / f"ssg-debian{DEBIAN_NUMBERS.get(release, 0)}-ds.xml"
+    if not content.exists():
+        have = sorted(p.name for p in SSG_CONTENT.glob("ssg-debian*-ds.xml")) if SSG_CONTENT.is_dir() else []
+        return {"skipped": f"no SCAP Security Guide content for Debian {release} on this host "
+                           f"(have: {', '.join(have) or 'none'}); not applicable"}  # fmt: skip
+    if not shutil.which("oscap-chroot"):
+        return {"skipped": "oscap-chroot not installed (invoke setup installs openscap-utils)"}
+    results = ctx.staging / "verify" / "openscap-results.xml"
+    results.parent.mkdir(parents=True, exist_ok=True)
+    mount = _podman("image", "mount", image, what="mount the master image")
+    try:
+        cmd = ["oscap-chroot", mount, "xccdf", "eval", "--profile", ANSSI_MINIMAL, "--results", str(results)]
+        proc = subprocess.run([*cmd, str(content)], capture_output=True, text=True, check=False)
+    finally:
+        subprocess.run(["podman", "image", "unmount", image], capture_output=True, check=False)
+    passed = proc.stdout.count("Result\tpass")
+    failed = proc.stdout.count("Result\tfail")
+    total = passed + failed
+    return {"profile": "anssi_bp28_minimal", "content": content.name, "pass": passed, "fail": failed,
+            "score": round(100 * passed / total, 1) if total else None}  # fmt: skip
+
+
 def _export(ctx: BuildContext, image: str) -> dict[str, str]:
     """squashfs (zstd, reproducible timestamps) and kernel/initrd from the committed image."""
     arts = ctx.spec.data.get("artefacts", {})
@@ -703,8 +733,10 @@ def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
         image_id = _podman("image", "inspect", "--format", "{{.Id}}", image, what="inspect image")
     with step(ctx, "export artefacts (squashfs, kernel)"):
         produced = _export(ctx, image)
-    with step(ctx, "verify (testinfra, Lynis)"):
+    with step(ctx, "verify (testinfra, Lynis, OpenSCAP)"):
         verification = _verify(ctx, image)
+        if ctx.spec.data.get("verify", {}).get("openscap"):
+            verification["openscap"] = _openscap(ctx, image)
     with step(ctx, "manifest and SBOM"):
         sbom = _sbom(ctx, pkgs)
         (ctx.staging / "sbom.cdx.json").write_text(json.dumps(sbom, indent=2, sort_keys=True) + "\n")

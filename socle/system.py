@@ -34,6 +34,7 @@ SYSTEM_PACKAGES: dict[str, str] = {
     "lynis": "master verification (security audit score)",
     "openscap-scanner": "master verification (OpenSCAP)",
     "ssg-debian": "OpenSCAP content: ANSSI BP-028 profiles for Debian",
+    "openscap-utils": "oscap-chroot: OpenSCAP on a master's root filesystem",
 }
 
 #: Commands that must exist once the packages are installed.

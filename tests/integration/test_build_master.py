@@ -96,3 +96,17 @@ def test_a_lock_that_the_mirror_cannot_satisfy_fails_clearly(first, masters_dir,
     assert "Traceback" not in proc.stderr
     assert "sqlite3" in proc.stderr and ("lock" in proc.stderr)
     assert not (dist / "masters" / "2026-2027" / "ci" / "2026-2027.0").exists(), "nothing is published"
+
+
+def test_patch_release_keeps_the_lock_and_bumps_the_version(first, masters_dir):
+    dist = first.parent.parent.parent.parent  # the first build's SOCLE_DIST
+    proc = build(masters_dir, dist, "--patch")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    patch = first.parent / "2026-2027.1"
+    manifest = json.loads((patch / "manifest.json").read_text())
+    assert manifest["version"] == "2026-2027.1"
+    base = json.loads((first / "manifest.json").read_text())
+    # same lock: only security updates may differ, and they are listed
+    changed = {n for n in manifest["packages"] if manifest["packages"][n] != base["packages"].get(n)}
+    assert set(manifest["patched"]) == changed
+    assert set(manifest["packages"]) == set(base["packages"])

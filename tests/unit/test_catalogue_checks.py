@@ -263,3 +263,13 @@ def test_selection_for_masters():
     assert "gimp" not in names
     everything = catalogue.linux_packages(year="2026-2027", disciplines=["*"])
     assert len(everything) > len(pkgs)
+
+
+def test_cat013_advisories_are_warnings_not_errors(catalogue_copy):
+    edit(catalogue_copy, "software/gimp.yaml", lambda d: d.update(ui_languages=["en"], version="2.10.0"))
+    found_all = [f for f in catalogue.check(catalogue_copy, today=TODAY) if f.check == "CAT013"]
+    gimp = [f for f in found_all if f.file.endswith("gimp.yaml")]
+    assert any(f.severity == "warning" and "no French user interface" in f.message for f in gimp)
+    if catalogue.debian.load("trixie") is not None:
+        assert any(f.severity == "warning" and "Debian trixie ships" in f.message for f in gimp)
+    assert not [f for f in found_all if f.severity == "error"]

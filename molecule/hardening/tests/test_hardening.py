@@ -1,0 +1,34 @@
+"""The ANSSI minimal subset holds on a running system (effective values, not only files)."""
+
+
+def test_sshd_effective_configuration(host):
+    effective = host.check_output("/usr/sbin/sshd -T").lower().splitlines()
+    for line in ("permitrootlogin without-password", "passwordauthentication no", "x11forwarding no", "maxauthtries 4"):
+        assert line in effective, line
+    assert host.service("ssh").is_running
+
+
+def test_sudo_logs_and_uses_a_pty(host):
+    assert host.run("visudo -c").rc == 0
+    sudoers = host.file("/etc/sudoers.d/socle-hardening")
+    assert sudoers.mode == 0o440 and "Defaults use_pty" in sudoers.content_string
+
+
+def test_sysctl_file_written(host):
+    conf = host.file("/etc/sysctl.d/90-socle-hardening.conf").content_string
+    assert "kernel.kptr_restrict = 2" in conf and "net.ipv4.conf.all.accept_redirects = 0" in conf
+
+
+def test_unattended_upgrades_security_only(host):
+    conf = host.file("/etc/apt/apt.conf.d/52socle-unattended-upgrades").content_string
+    assert "-security" in conf and 'Automatic-Reboot "false"' in conf
+    assert host.package("unattended-upgrades").is_installed
+
+
+def test_root_password_locked(host):
+    assert host.check_output("passwd -S root").split()[1] == "L"
+
+
+def test_setuid_audit_recorded(host):
+    audit = host.file("/var/lib/socle/setuid-audit.txt").content_string.splitlines()
+    assert "/usr/bin/sudo" in audit and "/usr/bin/passwd" in audit
