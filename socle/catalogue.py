@@ -22,6 +22,7 @@ from typing import Any
 from socle import ROOT, debian, rel, uai
 from socle.errors import SocleError
 from socle.findings import Finding, errors
+from socle.masters import school_year_of
 from socle.schema import validate
 from socle.yamlio import Document, KeyPath, format_keypath, load
 
@@ -188,40 +189,21 @@ def load_catalogue(root: Path | None = None) -> Catalogue:
                 "restore it: it defines the disciplines and functions",
             )
         )
-    for path in sorted((root / "software").glob("*")):
-        if path.suffix not in {".yaml", ".yml"}:
-            cat.findings.append(
-                Finding(
-                    rel(path),
-                    1,
-                    "CAT003",
-                    "error",
-                    "",
-                    "unexpected file in software/",
-                    "cards are YAML files named <id>.yaml; remove other files",
+    for folder, schema, into, what in (
+        ("software", "software-card", cat.cards, "cards are YAML files named <id>.yaml"),
+        ("disciplines", "discipline-table", cat.tables, "tables are YAML files named <discipline>.yaml"),
+    ):
+        for path in sorted((root / folder).glob("*")):
+            if path.suffix not in {".yaml", ".yml"}:
+                cat.findings.append(
+                    Finding(
+                        rel(path), 1, "CAT003", "error", "", f"unexpected file in {folder}/", f"{what}; remove others"
+                    )
                 )
-            )
-            continue
-        doc = _load_into(cat, path, "software-card")
-        if doc is not None:
-            cat.cards[path.stem] = doc
-    for path in sorted((root / "disciplines").glob("*")):
-        if path.suffix not in {".yaml", ".yml"}:
-            cat.findings.append(
-                Finding(
-                    rel(path),
-                    1,
-                    "CAT003",
-                    "error",
-                    "",
-                    "unexpected file in disciplines/",
-                    "tables are YAML files named <discipline>.yaml",
-                )
-            )
-            continue
-        doc = _load_into(cat, path, "discipline-table")
-        if doc is not None:
-            cat.tables[path.stem] = doc
+                continue
+            doc = _load_into(cat, path, schema)
+            if doc is not None:
+                into[path.stem] = doc
     exc = root / "exceptions.yaml"
     if exc.exists():
         cat.exceptions = _load_into(cat, exc, "catalogue-exceptions")
@@ -802,7 +784,7 @@ class _Checker:
 
     # CAT010
     def school_years(self) -> dict[str, dt.date]:
-        current = _school_year(self.today)
+        current = school_year_of(self.today)
         last_end: dict[str, dt.date] = {}
         for row in self.cat.rows():
             years = [str(y) for y in row.data.get("school_years") or []]
@@ -967,11 +949,6 @@ class _Checker:
         self.advisories()
         self.waiver_hygiene()
         return self.out
-
-
-def _school_year(day: dt.date) -> str:
-    start = day.year if day.month >= 9 else day.year - 1
-    return f"{start}-{start + 1}"
 
 
 def _upstream(version: str) -> str:
