@@ -55,6 +55,17 @@ import yaml
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin
 
+try:  # ansible-core >= 2.19 does not template inventory strings unless they are trusted
+    from ansible.template import trust_as_template
+except ImportError:  # pragma: no cover - older ansible-core templates every string
+
+    def trust_as_template(value):
+        return value
+
+
+#: each poste's MAC, read from its salle's table when a play uses it
+_MAC_TEMPLATE = trust_as_template("{{ socle_macs[inventory_hostname] }}")
+
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BAD = re.compile(r"[^a-z0-9_]")
 
@@ -131,13 +142,6 @@ class InventoryModule(BaseInventoryPlugin):
         inv = self.inventory
         uai = str(school["uai"])
         etab = group(_g("etab", uai))
-        for parent in (
-            _g("academie", school["academie"]),
-            _g("type", school["type"]),
-            _g("zone", school["zone"]),
-            _g("wave", school["wave"]),
-        ):
-            inv.add_child(group(parent), etab)
         for key, value in (
             ("socle_uai", uai),
             ("socle_etab_name", school["name"]),
@@ -158,26 +162,41 @@ class InventoryModule(BaseInventoryPlugin):
                 inv.set_variable(host, "ansible_host", srv["ip"])
         for salle in school.get("salles") or []:
             room = str(salle["id"])
-            # a salle is a group of groups: its postes are members through it, so each poste is
-            # added once (adding it to five groups costs Ansible five ancestor walks)
-            sg = group(_g("salle", uai, room), etab)
-            inv.add_child("postes", sg)
-            inv.add_child(group(_g("profile", salle["profile"])), sg)
-            for d in salle.get("disciplines") or []:
-                inv.add_child(group(_g("discipline", d)), sg)
+            # A salle is a group of groups: its postes are members through it, so each poste is
+            # added once. Postes join the salle before the salle joins its parents, so Ansible
+            # walks each poste's ancestors once, not once per parent.
+            sg = group(_g("salle", uai, room))
+            # MAC addresses live on the salle (one variable, not one per host); each poste reads
+            # its own through socle_mac, templated lazily when a play uses it
+            macs = {}
+            for poste in salle.get("postes") or []:
+                host = poste["hostname"]
+                inv.add_host(host, group=sg)
+                macs[host] = poste.get("mac")
+                ip = poste.get("ip")
+                if ip and ip != "dhcp":
+                    inv.set_variable(host, "ansible_host", ip)
             for key, value in (
                 ("socle_salle", room),
                 ("socle_usage", salle.get("usage", "")),
                 ("socle_disciplines", list(salle.get("disciplines") or [])),
                 ("socle_profile", salle["profile"]),
+                ("socle_macs", macs),
+                ("socle_mac", _MAC_TEMPLATE),
             ):
                 inv.set_variable(sg, key, value)
             for key, value in (salle.get("vars") or {}).items():
                 inv.set_variable(sg, key, value)
-            for poste in salle.get("postes") or []:
-                host = poste["hostname"]
-                inv.add_host(host, group=sg)
-                inv.set_variable(host, "socle_mac", poste.get("mac"))
-                ip = poste.get("ip")
-                if ip and ip != "dhcp":
-                    inv.set_variable(host, "ansible_host", ip)
+            inv.add_child(etab, sg)
+            inv.add_child("postes", sg)
+            inv.add_child(group(_g("profile", salle["profile"])), sg)
+            for d in salle.get("disciplines") or []:
+                inv.add_child(group(_g("discipline", d)), sg)
+        # the établissement joins its parents last, when its tree is complete (see above)
+        for parent in (
+            _g("academie", school["academie"]),
+            _g("type", school["type"]),
+            _g("zone", school["zone"]),
+            _g("wave", school["wave"]),
+        ):
+            inv.add_child(group(parent), etab)

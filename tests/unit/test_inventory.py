@@ -129,9 +129,11 @@ def test_plugin_groups_and_room_targeting():
     school = yaml.safe_load((SAMPLE / "etablissements" / f"{KLEBER}.yaml").read_text())
     room = next(s for s in school["salles"] if s["id"] == "S101")
     assert sorted(listed) == sorted(p["hostname"] for p in room["postes"])
-    hostvars = data["_meta"]["hostvars"][room["postes"][0]["hostname"]]
-    mac = hostvars["socle_mac"]
-    assert (mac.get("__ansible_unsafe") if isinstance(mac, dict) else mac) == room["postes"][0]["mac"]
+    first = room["postes"][0]
+    mac = data["_meta"]["hostvars"][first["hostname"]]["socle_macs"][first["hostname"]]
+    assert (mac.get("__ansible_unsafe") if isinstance(mac, dict) else mac) == first["mac"]
+    debug = ansible("ansible", "-i", "inventories/grand-est", first["hostname"], "-m", "debug", "-a", "var=socle_mac")
+    assert first["mac"] in debug.stdout, debug.stdout + debug.stderr
     room_vars = ansible("ansible-inventory", "-i", "inventories/grand-est", "--host", room["postes"][0]["hostname"])
     merged = json.loads(room_vars.stdout)
     assert merged["socle_disciplines"] == room["disciplines"] and merged["socle_profile"] == room["profile"]
