@@ -61,11 +61,21 @@ def patch(c, etab="", wave="", all=False, now=False, check=False):
     raise NotImplementedYet("patch", 8)
 
 
-@task(help={"etab": "UAI", "salle": "UAI/ROOM", "all": "whole region", "report": "report directory"})
+@task(
+    help={
+        "etab": "UAI of one établissement",
+        "salle": "one room: UAI/ROOM",
+        "all": "every établissement of the inventory",
+        "report": "report directory (default: reports/conformity/<time>)",
+        "inventory": "région folder (default: inventories/grand-est)",
+    }
+)
 @guarded
-def conformity(c, etab="", salle="", all=False, report=""):
-    """Check postes and serveurs against their master, the catalogue and the baseline."""
-    raise NotImplementedYet("conformity", 6)
+def conformity(c, etab="", salle="", all=False, report="", inventory=""):
+    """Check postes against their master, the catalogue and the baseline; JSON, JUnit and HTML reports."""
+    from socle import conformity_cli
+
+    conformity_cli.run(etab=etab, salle=salle, everything=all, report=report, inventory=inventory)
 
 
 @task

@@ -64,9 +64,13 @@ DOCUMENTATION = """
 
 import shlex
 
+from ansible.errors import AnsibleConnectionFailure
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.connection import ensure_connect
 from ansible_collections.containers.podman.plugins.connection.podman import Connection as PodmanConnection
+
+
+_NOT_RUNNING = (b"container state improper", b"no such container", b"can only create exec sessions on running")
 
 
 class Connection(PodmanConnection):
@@ -81,4 +85,8 @@ class Connection(PodmanConnection):
             args.append("-i")
         if self.user:
             args.extend(("--user", self.user))
-        return self._podman(args, shlex.split(to_native(cmd, errors="surrogate_or_strict")), in_data)
+        rc, stdout, stderr = self._podman(args, shlex.split(to_native(cmd, errors="surrogate_or_strict")), in_data)
+        if rc != 0 and any(m in stderr for m in _NOT_RUNNING):
+            # a stopped or missing container is an unreachable host, not a failed task
+            raise AnsibleConnectionFailure(f"container {self._container_id} is not running: {to_native(stderr).strip()}")
+        return rc, stdout, stderr

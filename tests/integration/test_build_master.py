@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from socle import ROOT, masters
-from tests.conftest import run_invoke
+from socle import masters
+from tests.integration.conftest import CiMaster, build_ci
 
 pytestmark = pytest.mark.integration
 
@@ -17,34 +17,23 @@ VOLATILE_BUILD_KEYS = {"duration_s", "steps_s"}
 
 
 @pytest.fixture(scope="module")
-def masters_dir(tmp_path_factory) -> Path:
-    """A copy of this year's ci spec without its lock: the first build writes the lock."""
-    root = tmp_path_factory.mktemp("masters")
-    (root / "2026-2027").mkdir()
-    shutil.copy(ROOT / "masters" / "2026-2027" / "ci.yaml", root / "2026-2027" / "ci.yaml")
-    return root
+def masters_dir(ci_master: CiMaster) -> Path:
+    return ci_master.masters_dir
+
+
+@pytest.fixture(scope="module")
+def first(ci_master: CiMaster) -> Path:
+    return ci_master.path
 
 
 def build(masters_dir: Path, dist: Path, *extra: str):
-    return run_invoke(
-        "build-master", "--profile", "ci", "--year", "2026-2027", *extra,
-        env={"SOCLE_MASTERS_DIR": str(masters_dir), "SOCLE_DIST": str(dist)},
-        timeout=1800,
-    )  # fmt: skip
+    return build_ci(masters_dir, dist, *extra)
 
 
 def stable(manifest: dict) -> dict:
     out = {k: v for k, v in manifest.items() if k not in {"artefacts", "oci", "verification"}}
     out["build"] = {k: v for k, v in manifest["build"].items() if k not in VOLATILE_BUILD_KEYS}
     return out
-
-
-@pytest.fixture(scope="module")
-def first(masters_dir, tmp_path_factory):
-    dist = tmp_path_factory.mktemp("dist1")
-    proc = build(masters_dir, dist)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return dist / "masters" / "2026-2027" / "ci" / "2026-2027.0"
 
 
 def test_artefacts_exist_and_match_the_manifest(first, masters_dir):

@@ -33,7 +33,7 @@ def test_bad_input_is_one_clear_line_and_a_hint(args, expected):
     assert "Traceback" not in proc.stderr + proc.stdout
 
 
-@pytest.mark.parametrize(("task", "issue"), [("reimage", 7), ("patch", 8), ("conformity", 6)])
+@pytest.mark.parametrize(("task", "issue"), [("reimage", 7), ("patch", 8)])
 def test_tasks_of_later_issues_say_so_and_fail(task, issue):
     proc = run_invoke(task)
     assert proc.returncode == 3

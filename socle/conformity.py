@@ -1,0 +1,337 @@
+"""Nightly conformity: what each host should be (derived), what it is (one snapshot), the drift.
+
+Expected state is never written per host: it comes from the inventory (the room's profile and
+disciplines), the master's manifest (version, package set), the catalogue (the room's software)
+and the `hardening` role's own defaults (the same variables that remediate).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from socle import ROOT, catalogue, inventory, masters
+from socle.errors import SocleError
+
+HARDENING_DEFAULTS = ROOT / "roles" / "hardening" / "defaults" / "main.yml"
+#: sshd -T prints some values under another name than sshd_config accepts
+SSHD_ALIASES = {"prohibit-password": "without-password"}
+MIN_FREE_DISK_PERCENT = 10
+MAX_PATCH_AGE_DAYS = 35
+
+
+@dataclass
+class Drift:
+    category: str  # master | catalogue | unknown-software | hardening | health
+    check: str
+    message: str
+    expected: Any = None
+    actual: Any = None
+
+
+@dataclass
+class HostResult:
+    host: str
+    uai: str
+    salle: str
+    profile: str
+    status: str  # conformant | drift | unreachable | failed
+    drifts: list[Drift] = field(default_factory=list)
+    reason: str = ""
+
+
+@dataclass
+class Target:
+    host: str
+    uai: str
+    school: str
+    salle: str
+    profile: str
+    disciplines: list[str]
+
+
+# --- expected state ---------------------------------------------------------------------------
+def targets(region: Path, etab: str | None = None, salle: str | None = None) -> list[Target]:
+    out = []
+    for school in inventory.fast_load(region):
+        if etab and school["uai"] != etab:
+            continue
+        for room in school.get("salles") or []:
+            if salle and str(room["id"]) != salle:
+                continue
+            for poste in room.get("postes") or []:
+                out.append(
+                    Target(poste["hostname"], school["uai"], school["name"], str(room["id"]), room["profile"],
+                           list(room.get("disciplines") or []))
+                )  # fmt: skip
+    if not out:
+        where = f"{etab or ''}{'/' + salle if salle else ''}" or "the inventory"
+        raise SocleError(f"no poste matches {where}", hint="check the UAI and room id with 'ansible-inventory --graph'")
+    return out
+
+
+def reference_manifest(profile: str, year: str) -> dict[str, Any] | None:
+    """The newest published master of ``profile`` for ``year`` (the reference)."""
+    root = masters.dist_dir() / "masters" / year / profile
+    if not root.is_dir():
+        return None
+    versions = [p for p in root.iterdir() if (p / "manifest.json").exists() and not p.name.startswith(".")]
+    if not versions:
+        return None
+    newest = max(versions, key=lambda p: int(p.name.rsplit(".", 1)[1]))
+    return json.loads((newest / "manifest.json").read_text())
+
+
+def hardening_expectations() -> dict[str, Any]:
+    return yaml.safe_load(HARDENING_DEFAULTS.read_text())
+
+
+# --- evaluation -------------------------------------------------------------------------------
+def evaluate(
+    target: Target,
+    raw: dict[str, Any] | None,
+    *,
+    manifest: dict[str, Any] | None,
+    expected_software: dict[str, str],
+    hardening: dict[str, Any],
+    today: dt.date,
+) -> HostResult:
+    """Compare one host's snapshot with what it should be. Pure function: no I/O."""
+    result = HostResult(target.host, target.uai, target.salle, target.profile, "conformant")
+    if raw is None:
+        result.status, result.reason = "unreachable", "no answer (host down or not reached)"
+        return result
+    if raw.get("status") != "collected":
+        result.status, result.reason = raw.get("status", "failed"), raw.get("reason", "")
+        return result
+    snap = raw["snapshot"]
+    drifts = result.drifts
+    installed: dict[str, str] = snap.get("packages") or {}
+    # master identity
+    ident = snap.get("master") or {}
+    if manifest is None:
+        drifts.append(Drift("master", "reference", f"no published master for profile {target.profile}"))
+    else:
+        if ident.get("profile") != target.profile:
+            drifts.append(Drift("master", "profile", "wrong master profile for this salle", target.profile,
+                                ident.get("profile")))  # fmt: skip
+        if ident.get("version") != manifest["version"]:
+            drifts.append(
+                Drift("master", "version", "not on the current master", manifest["version"], ident.get("version"))
+            )
+        reference = {n: p["version"] for n, p in manifest["packages"].items()}
+        unknown = sorted(set(installed) - set(reference))
+        for name in unknown:
+            drifts.append(Drift("unknown-software", "outside-master", f"{name} is not part of the master", None,
+                                installed[name]))  # fmt: skip
+        for name in sorted(set(reference) - set(installed) - set(expected_software)):
+            drifts.append(Drift("master", "package-missing", f"{name} of the master is missing", reference[name], None))
+    # catalogue software of the room
+    for pkg, software in sorted(expected_software.items()):
+        if pkg not in installed:
+            drifts.append(Drift("catalogue", "missing", f"{software} ({pkg}) is missing", "installed", None))
+        elif manifest and pkg in manifest["packages"] and installed[pkg] != manifest["packages"][pkg]["version"]:
+            drifts.append(Drift("catalogue", "version", f"{software} ({pkg}) is not at the approved version",
+                                manifest["packages"][pkg]["version"], installed[pkg]))  # fmt: skip
+    # hardening: the role's own variables are the expectation
+    hard = snap.get("hardening") or {}
+    if hardening.get("hardening_rule_sshd") and "openssh-server" in installed:
+        effective = hard.get("sshd") or {}
+        for key, value in hardening.get("hardening_sshd_settings", {}).items():
+            want = SSHD_ALIASES.get(str(value).lower(), str(value).lower())
+            got = str(effective.get(key.lower(), "")).lower()
+            if got != want:
+                drifts.append(Drift("hardening", f"sshd.{key}", f"sshd {key} is '{got}'", want, got))
+    if hardening.get("hardening_rule_sysctl"):
+        values = hard.get("sysctl") or {}
+        for key, value in hardening.get("hardening_sysctl", {}).items():
+            if str(values.get(key)) != str(value):
+                drifts.append(Drift("hardening", f"sysctl.{key}", f"sysctl {key} not set to {value}", str(value),
+                                    values.get(key)))  # fmt: skip
+    if hardening.get("hardening_rule_root_password_locked") and hard.get("root_password") not in {"L", "LK"}:
+        drifts.append(Drift("hardening", "root-password", "root password login is not locked", "L",
+                            hard.get("root_password")))  # fmt: skip
+    if hardening.get("hardening_rule_sudo") and "sudo" in installed and not hard.get("sudoers_present"):
+        drifts.append(Drift("hardening", "sudo", "sudo hardening drop-in missing", True, False))
+    if hardening.get("hardening_rule_unattended_upgrades") and not hard.get("unattended_upgrades"):
+        drifts.append(Drift("hardening", "unattended-upgrades", "unattended security upgrades not configured", True,
+                            False))  # fmt: skip
+    # health
+    ts = snap.get("timesync") or {}
+    if ts.get("timesyncd_enabled") != "enabled":
+        drifts.append(Drift("health", "time-sync", "systemd-timesyncd is not enabled", "enabled",
+                            ts.get("timesyncd_enabled")))  # fmt: skip
+    disk = snap.get("disk") or {}
+    if disk.get("total_mb") and 100 * disk["free_mb"] / disk["total_mb"] < MIN_FREE_DISK_PERCENT:
+        drifts.append(Drift("health", "disk", f"less than {MIN_FREE_DISK_PERCENT}% free disk",
+                            f">= {MIN_FREE_DISK_PERCENT}%", f"{disk['free_mb']} MB"))  # fmt: skip
+    updates = snap.get("updates") or {}
+    if updates.get("known") and updates.get("security"):
+        drifts.append(Drift("health", "security-updates", f"{len(updates['security'])} security update(s) pending", 0,
+                            len(updates["security"])))  # fmt: skip
+    result.status = "drift" if drifts else "conformant"
+    return result
+
+
+# --- run --------------------------------------------------------------------------------------
+def collect(region: Path, hosts: list[str], raw_dir: Path, *, forks: int = 50) -> None:
+    """Run playbooks/conformity.yml on ``hosts``; the callback writes one JSON per host."""
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    limit = raw_dir.parent / "limit.txt"
+    limit.write_text("\n".join(hosts) + "\n")
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_CALLBACKS_ENABLED": "socle_snapshots",
+        "SOCLE_CONFORMITY_RAW": str(raw_dir),
+        "ANSIBLE_FORKS": str(forks),
+        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.null" if os.environ.get("CI") else "ansible.builtin.default",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    log = raw_dir.parent / "ansible.log"
+    with log.open("w") as fh:
+        subprocess.run(
+            ["ansible-playbook", "-i", str(region), "--limit", f"@{limit}", str(ROOT / "playbooks" / "conformity.yml")],
+            cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, check=False,
+        )  # fmt: skip
+
+
+def run(
+    *,
+    region: Path | None = None,
+    etab: str | None = None,
+    salle: str | None = None,
+    report: Path | None = None,
+    db: Path | None = None,
+    today: dt.date | None = None,
+) -> dict[str, Any]:
+    region = region or inventory.DEFAULT_REGION
+    today = today or dt.date.today()
+    started = time.monotonic()
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    chosen = targets(region, etab, salle)
+    report = report or ROOT / "reports" / "conformity" / when.replace(":", "")
+    raw_dir = report / "raw"
+    collect(region, [t.host for t in chosen], raw_dir)
+    year = masters.resolve_year(None, today)
+    cat = catalogue.load_catalogue()
+    manifests: dict[str, dict[str, Any] | None] = {}
+    hardening = hardening_expectations()
+    results = []
+    expected_cache: dict[tuple[str, tuple[str, ...]], dict[str, str]] = {}
+    for t in chosen:
+        if t.profile not in manifests:
+            manifests[t.profile] = reference_manifest(t.profile, year)
+        manifest = manifests[t.profile]
+        key = (t.profile, tuple(sorted(t.disciplines)))
+        if key not in expected_cache:
+            expected_cache[key] = _expected_software(cat, year, t, manifest)
+        path = raw_dir / f"{t.host}.json"
+        raw = json.loads(path.read_text()) if path.exists() else None
+        results.append(
+            evaluate(t, raw, manifest=manifest, expected_software=expected_cache[key], hardening=hardening, today=today)
+        )
+    summary = summarize(results, when=when, target=etab or "all", duration=time.monotonic() - started)
+    from socle import reports
+
+    history = record(db or default_db(), summary, results)
+    reports.write(report, summary, results, history)
+    return summary
+
+
+def _expected_software(
+    cat: catalogue.Catalogue, year: str, t: Target, manifest: dict[str, Any] | None
+) -> dict[str, str]:
+    """Debian package -> card id the room's disciplines need, restricted to what the master selects."""
+    spec_sel = (manifest or {}).get("spec", {}).get("catalogue", {})
+    chosen = catalogue.select_software(
+        cat, year=year, disciplines=t.disciplines, software=spec_sel.get("software") or None
+    )
+    out = {}
+    for sid in sorted(chosen):
+        lin = ((cat.card(sid) or {}).get("platforms") or {}).get("linux") or {}
+        for pkg in (lin.get("apt") or {}).get("packages") or []:
+            out[pkg] = sid
+    return out
+
+
+def summarize(results: list[HostResult], *, when: str, target: str, duration: float) -> dict[str, Any]:
+    statuses = Counter(r.status for r in results)
+    per_etab: dict[str, Counter[str]] = defaultdict(Counter)
+    per_room: dict[str, Counter[str]] = defaultdict(Counter)
+    drift_counts: Counter[str] = Counter()
+    for r in results:
+        per_etab[r.uai][r.status] += 1
+        per_room[f"{r.uai}/{r.salle}"][r.status] += 1
+        for d in r.drifts:
+            drift_counts[f"{d.category}: {d.check}"] += 1
+
+    def rate(c: Counter[str]) -> float:
+        total = sum(c.values())
+        return round(100 * c["conformant"] / total, 1) if total else 0.0
+
+    return {
+        "when": when,
+        "target": target,
+        "hosts": len(results),
+        "statuses": dict(statuses),
+        "conformity_percent": rate(statuses),
+        "per_etablissement": {k: {"percent": rate(v), **v} for k, v in sorted(per_etab.items())},
+        "per_salle": {k: {"percent": rate(v), **v} for k, v in sorted(per_room.items())},
+        "top_drifts": drift_counts.most_common(15),
+        "duration_s": round(duration, 1),
+    }
+
+
+# --- history ----------------------------------------------------------------------------------
+def default_db() -> Path:
+    return Path(os.environ.get("SOCLE_CONFORMITY_DB", ROOT / ".cache" / "conformity" / "history.sqlite"))
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, at TEXT, target TEXT, hosts INTEGER, conformant INTEGER,
+                                 percent REAL, duration_s REAL);
+CREATE TABLE IF NOT EXISTS host_results (run_id INTEGER, host TEXT, uai TEXT, salle TEXT, status TEXT, drifts INTEGER);
+CREATE INDEX IF NOT EXISTS host_results_host ON host_results (host, run_id);
+"""
+
+
+def record(db: Path, summary: dict[str, Any], results: list[HostResult]) -> dict[str, Any]:
+    """Append this run; return the trend (past runs) and time since each host was last conformant."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(db) as con:
+        con.executescript(SCHEMA)
+        cur = con.execute(
+            "INSERT INTO runs (at, target, hosts, conformant, percent, duration_s) VALUES (?, ?, ?, ?, ?, ?)",
+            (summary["when"], summary["target"], summary["hosts"], summary["statuses"].get("conformant", 0),
+             summary["conformity_percent"], summary["duration_s"]),
+        )  # fmt: skip
+        run_id = cur.lastrowid
+        con.executemany(
+            "INSERT INTO host_results VALUES (?, ?, ?, ?, ?, ?)",
+            [(run_id, r.host, r.uai, r.salle, r.status, len(r.drifts)) for r in results],
+        )
+        trend = con.execute(
+            "SELECT at, percent, hosts FROM runs WHERE target = ? ORDER BY id DESC LIMIT 30", (summary["target"],)
+        ).fetchall()
+        last_ok = dict(
+            con.execute(
+                "SELECT h.host, MAX(r.at) FROM host_results h JOIN runs r ON r.id = h.run_id "
+                "WHERE h.status = 'conformant' GROUP BY h.host"
+            ).fetchall()
+        )
+    return {
+        "trend": [{"at": a, "percent": p, "hosts": h} for a, p, h in reversed(trend)],
+        "last_conformant": {r.host: last_ok.get(r.host) for r in results},
+    }

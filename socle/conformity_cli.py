@@ -1,0 +1,31 @@
+"""Console side of `invoke conformity`: argument checks, then the run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from socle import conformity, system, uai
+from socle.errors import SocleError
+
+
+def run(*, etab: str, salle: str, everything: bool, report: str, inventory: str) -> None:
+    if sum(bool(x) for x in (etab, salle, everything)) != 1:
+        raise SocleError(
+            "say what to check: one of --etab UAI, --salle UAI/ROOM or --all", hint="invoke conformity --help"
+        )
+    room = None
+    if salle:
+        if "/" not in salle:
+            raise SocleError(f"--salle takes UAI/ROOM, got '{salle}'", hint="for example --salle 0671000Y/S101")
+        etab, room = salle.split("/", 1)
+    if etab:
+        problem = uai.problem(etab)
+        if problem:
+            raise SocleError(problem, hint="--etab takes the établissement's UAI")
+    system.require()
+    conformity.run(
+        region=Path(inventory) if inventory else None,
+        etab=etab or None,
+        salle=room,
+        report=Path(report) if report else None,
+    )

@@ -1,0 +1,133 @@
+"""Conformity reports: per-host JSON, JUnit for machines, a self-contained HTML page for people."""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from rich.console import Console
+from rich.table import Table
+
+from socle.conformity import HostResult
+
+COLORS = {"conformant": "#2a9d8f", "drift": "#e9c46a", "unreachable": "#8d99ae", "failed": "#e76f51"}
+
+
+def write(out: Path, summary: dict[str, Any], results: list[HostResult], history: dict[str, Any]) -> None:
+    hosts = out / "hosts"
+    hosts.mkdir(parents=True, exist_ok=True)
+    for r in results:
+        (hosts / f"{r.host}.json").write_text(json.dumps(asdict(r), indent=1, sort_keys=True, default=str) + "\n")
+    (out / "summary.json").write_text(json.dumps({**summary, "history": history}, indent=1, sort_keys=True) + "\n")
+    (out / "junit.xml").write_text(junit(results))
+    (out / "report.html").write_text(page(summary, results, history))
+    terminal(summary, results, out)
+
+
+def junit(results: list[HostResult]) -> str:
+    cases = []
+    failures = 0
+    for r in sorted(results, key=lambda r: r.host):
+        body = ""
+        if r.status != "conformant":
+            failures += 1
+            text = r.reason or "\n".join(
+                f"[{d.category}] {d.message} (expected {d.expected}, got {d.actual})" for d in r.drifts
+            )
+            body = f'<failure message="{escape(r.status)}">{escape(text)}</failure>'
+        cases.append(
+            f'  <testcase classname="{escape(r.uai)}.{escape(r.salle)}" name="{escape(r.host)}">{body}</testcase>'
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<testsuite name="conformity" tests="{len(results)}" failures="{failures}">\n'
+        + "\n".join(cases)
+        + "\n</testsuite>\n"
+    )
+
+
+def _bars(title: str, rows: dict[str, dict[str, Any]]) -> str:
+    """Horizontal bar chart (SVG) of conformity % per key."""
+    height = 26 * len(rows) + 30
+    parts = [f'<svg class="chart" role="img" aria-label="{html.escape(title)}" width="760" height="{height}">']
+    for i, (label, row) in enumerate(rows.items()):
+        y = 20 + 26 * i
+        pct = row["percent"]
+        color = COLORS["conformant"] if pct >= 95 else COLORS["drift"] if pct >= 70 else COLORS["failed"]
+        parts.append(f'<text x="0" y="{y + 14}" class="lbl">{html.escape(label)}</text>')
+        parts.append(f'<rect x="230" y="{y}" width="{max(1, 4.8 * pct):.0f}" height="18" fill="{color}"/>')
+        parts.append(f'<text x="{236 + 4.8 * pct:.0f}" y="{y + 14}" class="val">{pct:.1f} %</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _trend(trend: list[dict[str, Any]]) -> str:
+    if len(trend) < 2:
+        return "<p>Trend: the chart appears after two runs.</p>"
+    w, h = 760, 160
+    step = (w - 60) / (len(trend) - 1)
+    points = " ".join(f"{40 + i * step:.0f},{h - 20 - (h - 40) * t['percent'] / 100:.0f}" for i, t in enumerate(trend))
+    return (
+        f'<svg class="chart" role="img" aria-label="trend" width="{w}" height="{h}">'
+        f'<line x1="40" y1="{h - 20}" x2="{w - 20}" y2="{h - 20}" stroke="#999"/>'
+        f'<text x="0" y="24" class="val">100 %</text><text x="0" y="{h - 20}" class="val">0 %</text>'
+        f'<polyline fill="none" stroke="{COLORS["conformant"]}" stroke-width="3" points="{points}"/></svg>'
+    )
+
+
+def page(summary: dict[str, Any], results: list[HostResult], history: dict[str, Any]) -> str:
+    st = summary["statuses"]
+    cards = "".join(
+        f'<div class="card" style="border-color:{COLORS[k]}"><b>{st.get(k, 0)}</b><br>{k}</div>' for k in COLORS
+    )
+    drifts = "".join(f"<tr><td>{html.escape(k)}</td><td>{n}</td></tr>" for k, n in summary["top_drifts"])
+    rows = []
+    for r in sorted(results, key=lambda r: (r.status == "conformant", r.uai, r.salle, r.host)):
+        detail = html.escape(r.reason) or "<br>".join(html.escape(f"[{d.category}] {d.message}") for d in r.drifts[:8])
+        more = f" (+{len(r.drifts) - 8})" if len(r.drifts) > 8 else ""
+        last = history["last_conformant"].get(r.host) or "never"
+        rows.append(
+            f"<tr><td>{html.escape(r.host)}</td><td>{r.uai}</td><td>{html.escape(r.salle)}</td>"
+            f'<td style="color:{COLORS.get(r.status, "#000")}"><b>{r.status}</b></td><td>{last}</td>'
+            f"<td>{detail}{more}</td></tr>"
+        )
+    return f"""<!DOCTYPE html>
+<html lang="fr"><head><meta charset="utf-8"><title>Conformité — {summary["when"]}</title>
+<style>
+body {{ font-family: DejaVu Sans, sans-serif; margin: 24px; color: #222; }}
+h1 {{ font-size: 22px; }} h2 {{ font-size: 17px; margin-top: 28px; }}
+.cards {{ display: flex; gap: 12px; }} .card {{ border-left: 6px solid; padding: 8px 14px; background: #f6f6f6; }}
+.card b {{ font-size: 22px; }} table {{ border-collapse: collapse; font-size: 13px; }}
+td, th {{ border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: top; }}
+.lbl {{ font-size: 12px; }} .val {{ font-size: 11px; fill: #444; }}
+</style></head><body>
+<h1>Conformité des postes — {summary["target"]} — {summary["when"]}</h1>
+<p><b>{summary["conformity_percent"]} %</b> des {summary["hosts"]} postes sont conformes
+(durée {summary["duration_s"]} s).</p>
+<div class="cards">{cards}</div>
+<h2>Par établissement</h2>{_bars("par établissement", summary["per_etablissement"])}
+<h2>Par salle</h2>{_bars("par salle", summary["per_salle"])}
+<h2>Tendance</h2>{_trend(history["trend"])}
+<h2>Écarts les plus fréquents</h2><table><tr><th>écart</th><th>postes</th></tr>{drifts}</table>
+<h2>Postes</h2><table><tr><th>poste</th><th>UAI</th><th>salle</th><th>état</th>
+<th>dernier état conforme</th><th>détail</th></tr>
+{"".join(rows)}</table>
+</body></html>
+"""
+
+
+def terminal(summary: dict[str, Any], results: list[HostResult], out: Path) -> None:
+    console = Console(stderr=True)
+    table = Table(title=f"conformity {summary['target']} — {summary['conformity_percent']} % conformant")
+    for col in ("salle", "postes", "conformant", "drift", "unreachable", "failed"):
+        table.add_column(col, justify="right" if col != "salle" else "left")
+    for key, row in summary["per_salle"].items():
+        table.add_row(key, str(sum(row.get(s, 0) for s in COLORS)), *(str(row.get(s, 0)) for s in COLORS))
+    console.print(table)
+    for name, count in summary["top_drifts"][:5]:
+        console.print(f"  {count:4d} × {name}", markup=False)
+    console.print(f"reports: {out}/report.html, junit.xml, summary.json, hosts/", markup=False)

@@ -1,0 +1,40 @@
+"""One `ci` master for the whole integration session: built once, used by the build and conformity tests."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from socle import ROOT
+from tests.conftest import run_invoke
+
+
+@dataclass
+class CiMaster:
+    masters_dir: Path
+    dist: Path
+    path: Path
+    image: str = "localhost/socle/ci:2026-2027.0"
+
+
+def build_ci(masters_dir: Path, dist: Path, *extra: str):
+    return run_invoke(
+        "build-master", "--profile", "ci", "--year", "2026-2027", *extra,
+        env={"SOCLE_MASTERS_DIR": str(masters_dir), "SOCLE_DIST": str(dist)},
+        timeout=1800,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def ci_master(tmp_path_factory) -> CiMaster:
+    """This year's ci spec without its lock, built into a scratch dist (the build writes the lock)."""
+    masters_dir = tmp_path_factory.mktemp("masters")
+    (masters_dir / "2026-2027").mkdir()
+    shutil.copy(ROOT / "masters" / "2026-2027" / "ci.yaml", masters_dir / "2026-2027" / "ci.yaml")
+    dist = tmp_path_factory.mktemp("dist1")
+    proc = build_ci(masters_dir, dist)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return CiMaster(masters_dir, dist, dist / "masters" / "2026-2027" / "ci" / "2026-2027.0")

@@ -1,0 +1,125 @@
+"""Nightly conformity against a fleet of real containers started from the ci master, with injected drift."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import xml.etree.ElementTree as ET
+
+import pytest
+import yaml
+
+from socle import inventory_tools
+from tests.conftest import run_invoke
+from tests.integration.conftest import CiMaster
+
+pytestmark = pytest.mark.integration
+
+UAI = "0671000Y"
+
+
+def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["podman", *args], capture_output=True, text=True, check=check)
+
+
+@pytest.fixture(scope="module")
+def fleet(ci_master: CiMaster, tmp_path_factory):
+    """One établissement, two salles of three postes, each poste a container of the current master."""
+    manifests = sorted(ci_master.dist.glob("masters/2026-2027/ci/*/manifest.json"))
+    reference = max((json.loads(p.read_text()) for p in manifests), key=lambda m: int(m["version"].rsplit(".", 1)[1]))
+    region = tmp_path_factory.mktemp("region")
+    inventory_tools.generate(region, etabs=1, postes=6, seed=7)
+    path = region / "etablissements" / f"{UAI}.yaml"
+    school = yaml.safe_load(path.read_text())
+    postes = [p for s in school["salles"] for p in s["postes"]]
+    school["salles"] = [
+        {
+            "id": "INFO1",
+            "usage": "salle informatique",
+            "disciplines": ["nsi-snt"],
+            "profile": "ci",
+            "postes": postes[:3],
+        },
+        {"id": "S101", "usage": "salle de sciences", "disciplines": ["svt"], "profile": "ci", "postes": postes[3:]},
+    ]
+    path.write_text(inventory_tools.render(school))
+    (region / "group_vars").mkdir()
+    (region / "group_vars" / "all.yml").write_text(
+        "ansible_connection: podman_pipe\nansible_python_interpreter: /usr/bin/python3\n"
+    )
+    names = [p["hostname"] for p in postes]
+    for name in names:
+        podman("rm", "-f", name, check=False)
+        podman("run", "-d", "--name", name, "--hostname", name, reference["oci"]["image"])
+    for name in names:  # wait for systemd (first-boot SSH keys)
+        for _ in range(60):
+            state = podman("exec", name, "systemctl", "is-system-running", check=False).stdout.strip()
+            if state in {"running", "degraded"}:
+                break
+    yield {"region": region, "names": names, "dist": ci_master.dist, "reference": reference}
+    for name in names:
+        podman("rm", "-f", "-t", "0", name, check=False)
+
+
+def inject(names: list[str]) -> dict[str, str]:
+    """Real drift on five postes; the sixth stays clean."""
+    removed, unapproved, sshd, old_master, down, clean = names
+    podman("exec", removed, "dpkg", "--remove", "sqlite3")
+    script = (
+        "set -e; d=$(mktemp -d); mkdir -p $d/DEBIAN $d/usr/games; echo '#!/bin/sh' > $d/usr/games/jeu;"
+        "chmod 755 $d/usr/games/jeu;"
+        "printf 'Package: jeu-non-approuve\\nVersion: 1.0\\nArchitecture: all\\nMaintainer: eleve <e@example.org>\\n"
+        "Description: a game a pupil installed\\n' > $d/DEBIAN/control; dpkg-deb --build $d /tmp/jeu.deb >/dev/null;"
+        "dpkg -i /tmp/jeu.deb >/dev/null"
+    )
+    podman("exec", unapproved, "sh", "-c", script)
+    podman("exec", sshd, "sh", "-c", "echo 'PasswordAuthentication yes' > /etc/ssh/sshd_config.d/00-eleve.conf")
+    podman("exec", old_master, "sh", "-c",
+           "sed -i 's/\"version\": \"[^\"]*\"/\"version\": \"2025-2026.4\"/' /etc/socle/master.json")  # fmt: skip
+    podman("stop", "-t", "2", down)
+    return {"removed": removed, "unapproved": unapproved, "sshd": sshd, "old": old_master, "down": down,
+            "clean": clean}  # fmt: skip
+
+
+def test_every_injected_drift_is_caught_and_attributed(fleet, tmp_path):
+    who = inject(fleet["names"])
+    report = tmp_path / "report"
+    proc = run_invoke(
+        "conformity", "--etab", UAI, "--report", str(report), "--inventory", str(fleet["region"]),
+        env={"SOCLE_DIST": str(fleet["dist"]), "SOCLE_CONFORMITY_DB": str(tmp_path / "history.sqlite")},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-4000:]
+
+    def host(name: str) -> dict:
+        return json.loads((report / "hosts" / f"{name}.json").read_text())
+
+    def checks(name: str) -> set[str]:
+        return {f"{d['category']}:{d['check']}" for d in host(name)["drifts"]}
+
+    assert host(who["clean"])["status"] == "conformant", host(who["clean"])
+    assert "catalogue:missing" in checks(who["removed"])
+    assert host(who["removed"])["salle"] == "INFO1"
+    assert "unknown-software:outside-master" in checks(who["unapproved"])
+    assert any("jeu-non-approuve" in d["message"] for d in host(who["unapproved"])["drifts"])
+    assert "hardening:sshd.PasswordAuthentication" in checks(who["sshd"])
+    assert "master:version" in checks(who["old"])
+    assert host(who["down"])["status"] == "unreachable"
+    # nothing else drifted on the drifted hosts
+    assert checks(who["removed"]) == {"catalogue:missing"}
+    assert checks(who["sshd"]) == {"hardening:sshd.PasswordAuthentication"}
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["hosts"] == 6 and summary["statuses"]["conformant"] == 1
+    junit = ET.parse(report / "junit.xml").getroot()
+    assert junit.get("tests") == "6" and junit.get("failures") == "5"
+    page = (report / "report.html").read_text()
+    assert page.count("<svg") >= 2 and who["sshd"] in page
+    assert "salle" in proc.stderr and "report.html" in proc.stderr
+
+
+def test_bad_target_is_a_clear_error():
+    proc = run_invoke("conformity", "--salle", "0671000Y")
+    assert proc.returncode == 2 and "--salle takes UAI/ROOM" in proc.stderr
+    proc = run_invoke("conformity")
+    assert proc.returncode == 2 and "say what to check" in proc.stderr
+    proc = run_invoke("conformity", "--etab", "0671000A")
+    assert proc.returncode == 2 and "expected '0671000Y'" in proc.stderr

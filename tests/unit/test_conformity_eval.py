@@ -1,0 +1,100 @@
+"""Conformity evaluation on a recorded snapshot (socle_facts output from a real ci master container)."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from socle import conformity
+
+RAW = json.loads((Path(__file__).parent.parent / "data" / "snapshot-ci-clean.json").read_text())
+TARGET = conformity.Target("0671000y-s101-03", "0671000Y", "Lycée (fictif)", "S101", "ci", ["nsi-snt"])
+MANIFEST = {
+    "version": "2026-2027.0",
+    "packages": {n: {"version": v} for n, v in RAW["snapshot"]["packages"].items()},
+    "spec": {"catalogue": {"software": ["sqlite3"]}},
+}
+EXPECTED = {"sqlite3": "sqlite3"}
+
+
+def evaluate(raw, manifest=MANIFEST):
+    return conformity.evaluate(
+        TARGET,
+        raw,
+        manifest=manifest,
+        expected_software=EXPECTED,
+        hardening=conformity.hardening_expectations(),
+        today=dt.date(2026, 11, 24),
+    )
+
+
+def changed(fn) -> dict:
+    raw = copy.deepcopy(RAW)
+    fn(raw["snapshot"])
+    return raw
+
+
+def checks(result) -> set[str]:
+    return {f"{d.category}:{d.check}" for d in result.drifts}
+
+
+def test_recorded_clean_host_is_conformant():
+    result = evaluate(RAW)
+    assert result.status == "conformant", result.drifts
+
+
+@pytest.mark.parametrize(
+    ("mutation", "expected"),
+    [
+        (lambda s: s["packages"].pop("sqlite3"), {"catalogue:missing"}),
+        (lambda s: s["packages"].update({"jeu": "1.0"}), {"unknown-software:outside-master"}),
+        (lambda s: s["packages"].update({"sqlite3": "0.1"}), {"catalogue:version"}),
+        (lambda s: s["packages"].pop("cron"), {"master:package-missing"}),
+        (lambda s: s["master"].update(version="2025-2026.3"), {"master:version"}),
+        (lambda s: s["master"].update(profile="poste-linux"), {"master:profile"}),
+        (lambda s: s["hardening"]["sshd"].update(permitrootlogin="yes"), {"hardening:sshd.PermitRootLogin"}),
+        (lambda s: s["hardening"]["sysctl"].pop("kernel.kptr_restrict"), {"hardening:sysctl.kernel.kptr_restrict"}),
+        (lambda s: s["hardening"].update(root_password="P"), {"hardening:root-password"}),
+        (lambda s: s["hardening"].update(sudoers_present=False), {"hardening:sudo"}),
+        (lambda s: s["timesync"].update(timesyncd_enabled="disabled"), {"health:time-sync"}),
+        (lambda s: s["disk"].update(free_mb=100), {"health:disk"}),
+        (lambda s: s["updates"].update(known=True, security=["openssl"]), {"health:security-updates"}),
+    ],
+)
+def test_each_drift_is_detected_alone(mutation, expected):
+    result = evaluate(changed(mutation))
+    assert result.status == "drift"
+    assert checks(result) == expected
+
+
+def test_no_answer_is_unreachable_and_a_failure_keeps_its_reason():
+    assert evaluate(None).status == "unreachable"
+    failed = evaluate({"status": "failed", "reason": "python3 missing"})
+    assert failed.status == "failed" and failed.reason == "python3 missing"
+
+
+def test_missing_reference_master_is_reported():
+    assert "master:reference" in checks(evaluate(RAW, manifest=None))
+
+
+def test_summary_rates_per_school_and_room():
+    results = [evaluate(RAW), evaluate(changed(lambda s: s["disk"].update(free_mb=1))), evaluate(None)]
+    summary = conformity.summarize(results, when="2026-11-24T02:00:00Z", target="0671000Y", duration=1.0)
+    assert summary["conformity_percent"] == 33.3
+    assert summary["per_salle"]["0671000Y/S101"]["drift"] == 1
+    assert summary["top_drifts"] == [("health: disk", 1)]
+
+
+def test_history_records_runs_and_last_conformant(tmp_path):
+    results = [evaluate(RAW)]
+    summary = conformity.summarize(results, when="2026-11-23T02:00:00Z", target="x", duration=1.0)
+    conformity.record(tmp_path / "h.sqlite", summary, results)
+    bad = [evaluate(changed(lambda s: s["disk"].update(free_mb=1)))]
+    summary2 = conformity.summarize(bad, when="2026-11-24T02:00:00Z", target="x", duration=1.0)
+    history = conformity.record(tmp_path / "h.sqlite", summary2, bad)
+    assert [t["percent"] for t in history["trend"]] == [100.0, 0.0]
+    assert history["last_conformant"]["0671000y-s101-03"] == "2026-11-23T02:00:00Z"
