@@ -68,14 +68,15 @@ def patch(c, etab="", wave="", all=False, now=False, check=False):
         "all": "every établissement of the inventory",
         "report": "report directory (default: reports/conformity/<time>)",
         "inventory": "région folder (default: inventories/grand-est)",
+        "aggregate": "pull mode: merge the reports lycée serveurs uploaded to this folder",
     }
 )
 @guarded
-def conformity(c, etab="", salle="", all=False, report="", inventory=""):
+def conformity(c, etab="", salle="", all=False, report="", inventory="", aggregate=""):
     """Check postes against their master, the catalogue and the baseline; JSON, JUnit and HTML reports."""
     from socle import conformity_cli
 
-    conformity_cli.run(etab=etab, salle=salle, everything=all, report=report, inventory=inventory)
+    conformity_cli.run(etab=etab, salle=salle, everything=all, report=report, inventory=inventory, aggregate=aggregate)
 
 
 @task

@@ -335,3 +335,32 @@ def record(db: Path, summary: dict[str, Any], results: list[HostResult]) -> dict
         "trend": [{"at": a, "percent": p, "hosts": h} for a, p, h in reversed(trend)],
         "last_conformant": {r.host: last_ok.get(r.host) for r in results},
     }
+
+
+# --- pull mode: aggregate the reports the lycée serveurs upload ------------------------------------
+def load_results(report_dir: Path) -> list[HostResult]:
+    out = []
+    for path in sorted((report_dir / "hosts").glob("*.json")):
+        data = json.loads(path.read_text())
+        drifts = [Drift(**d) for d in data.pop("drifts", [])]
+        out.append(HostResult(**data, drifts=drifts))
+    return out
+
+
+def aggregate(uploads: Path, *, report: Path, db: Path | None = None) -> dict[str, Any]:
+    """Merge the per-établissement reports under ``uploads`` (one folder each) into one Région report."""
+    folders = sorted(p for p in uploads.iterdir() if (p / "hosts").is_dir()) if uploads.is_dir() else []
+    if not folders:
+        raise SocleError(
+            f"no uploaded report under {uploads}",
+            hint="each lycée serveur uploads its report folder (hosts/*.json, summary.json) there",
+        )
+    started = time.monotonic()
+    results = [r for folder in folders for r in load_results(folder)]
+    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    summary = summarize(results, when=when, target="region", duration=time.monotonic() - started)
+    summary["sources"] = [p.name for p in folders]
+    from socle import reports
+
+    reports.write(report, summary, results, record(db or default_db(), summary, results))
+    return summary

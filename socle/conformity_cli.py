@@ -8,7 +8,10 @@ from socle import conformity, system, uai
 from socle.errors import SocleError
 
 
-def run(*, etab: str, salle: str, everything: bool, report: str, inventory: str) -> None:
+def run(*, etab: str, salle: str, everything: bool, report: str, inventory: str, aggregate: str = "") -> None:
+    if aggregate:
+        conformity.aggregate(Path(aggregate), report=Path(report or "reports/conformity/region"))
+        return
     if sum(bool(x) for x in (etab, salle, everything)) != 1:
         raise SocleError(
             "say what to check: one of --etab UAI, --salle UAI/ROOM or --all", hint="invoke conformity --help"

@@ -15,6 +15,8 @@ from rich.table import Table
 from socle.conformity import HostResult
 
 COLORS = {"conformant": "#2a9d8f", "drift": "#e9c46a", "unreachable": "#8d99ae", "failed": "#e76f51"}
+#: what a CMIL reads in the HTML page (the JSON and JUnit keep the English status names)
+LABELS_FR = {"conformant": "conforme", "drift": "écart", "unreachable": "injoignable", "failed": "échec"}
 
 
 def write(out: Path, summary: dict[str, Any], results: list[HostResult], history: dict[str, Any]) -> None:
@@ -67,7 +69,7 @@ def _bars(title: str, rows: dict[str, dict[str, Any]]) -> str:
 
 def _trend(trend: list[dict[str, Any]]) -> str:
     if len(trend) < 2:
-        return "<p>Trend: the chart appears after two runs.</p>"
+        return "<p>La courbe apparaît à partir de deux passages.</p>"
     w, h = 760, 160
     step = (w - 60) / (len(trend) - 1)
     points = " ".join(f"{40 + i * step:.0f},{h - 20 - (h - 40) * t['percent'] / 100:.0f}" for i, t in enumerate(trend))
@@ -82,17 +84,19 @@ def _trend(trend: list[dict[str, Any]]) -> str:
 def page(summary: dict[str, Any], results: list[HostResult], history: dict[str, Any]) -> str:
     st = summary["statuses"]
     cards = "".join(
-        f'<div class="card" style="border-color:{COLORS[k]}"><b>{st.get(k, 0)}</b><br>{k}</div>' for k in COLORS
+        f'<div class="card" style="border-color:{COLORS[k]}"><b>{st.get(k, 0)}</b><br>{LABELS_FR[k]}</div>'
+        for k in COLORS
     )
     drifts = "".join(f"<tr><td>{html.escape(k)}</td><td>{n}</td></tr>" for k, n in summary["top_drifts"])
     rows = []
     for r in sorted(results, key=lambda r: (r.status == "conformant", r.uai, r.salle, r.host)):
         detail = html.escape(r.reason) or "<br>".join(html.escape(f"[{d.category}] {d.message}") for d in r.drifts[:8])
         more = f" (+{len(r.drifts) - 8})" if len(r.drifts) > 8 else ""
-        last = history["last_conformant"].get(r.host) or "never"
+        last = history["last_conformant"].get(r.host) or "jamais"
         rows.append(
             f"<tr><td>{html.escape(r.host)}</td><td>{r.uai}</td><td>{html.escape(r.salle)}</td>"
-            f'<td style="color:{COLORS.get(r.status, "#000")}"><b>{r.status}</b></td><td>{last}</td>'
+            f'<td style="color:{COLORS.get(r.status, "#000")}"><b>{LABELS_FR.get(r.status, r.status)}</b></td>'
+            f"<td>{last}</td>"
             f"<td>{detail}{more}</td></tr>"
         )
     return f"""<!DOCTYPE html>

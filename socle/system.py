@@ -35,6 +35,7 @@ SYSTEM_PACKAGES: dict[str, str] = {
     "openscap-scanner": "master verification (OpenSCAP)",
     "ssg-debian": "OpenSCAP content: ANSSI BP-028 profiles for Debian",
     "openscap-utils": "oscap-chroot: OpenSCAP on a master's root filesystem",
+    "chromium": "headless check that conformity reports render (screenshot test)",
 }
 
 #: Commands that must exist once the packages are installed.

@@ -37,9 +37,12 @@ def run_invoke(*args: str, env: dict[str, str] | None = None, timeout: float = 6
     )
 
 
+HOST_SUITES = (ROOT / "tests" / "master", ROOT / "tests" / "conformity")
+
+
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    """tests/master/ checks a running master: only with --hosts (as build-master runs it)."""
-    master_dir = ROOT / "tests" / "master"
-    if collection_path == master_dir or master_dir in collection_path.parents:
-        return None if config.getoption("hosts", None) else True
+    """tests/master/ and tests/conformity/ check a running machine: only with --hosts."""
+    for suite in HOST_SUITES:
+        if collection_path == suite or suite in collection_path.parents:
+            return None if config.getoption("hosts", None) else True
     return None

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 import yaml
 
-from socle import inventory_tools
+from socle import ROOT, inventory_tools
 from tests.conftest import run_invoke
 from tests.integration.conftest import CiMaster
 
@@ -114,6 +118,37 @@ def test_every_injected_drift_is_caught_and_attributed(fleet, tmp_path):
     page = (report / "report.html").read_text()
     assert page.count("<svg") >= 2 and who["sshd"] in page
     assert "salle" in proc.stderr and "report.html" in proc.stderr
+    screenshot(report / "report.html", report / "report.png")
+    # the CMIL's by-hand suite agrees with the nightly run, host by host
+    env = {"SOCLE_DIST": str(fleet["dist"])}
+    clean = run_pytest("tests/conformity", f"--hosts=podman://{who['clean']}", env=env)
+    assert clean.returncode == 0, clean.stdout[-3000:]
+    drifted = run_pytest("tests/conformity", f"--hosts=podman://{who['sshd']}", env=env)
+    assert drifted.returncode == 1 and "PasswordAuthentication-no]" in drifted.stdout
+    assert "1 failed" in drifted.stdout
+
+
+def run_pytest(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+def screenshot(page: Path, png: Path) -> None:
+    """Render the report in headless Chromium, as a person would open it."""
+    chromium = shutil.which("chromium")
+    if not chromium:
+        pytest.skip("chromium not installed (invoke setup installs it)")
+    subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={png.parent / 'chromium-profile'}", "--window-size=1000,1400",
+         f"--screenshot={png}", page.as_uri()],
+        capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, "the report did not render"
 
 
 def test_bad_target_is_a_clear_error():

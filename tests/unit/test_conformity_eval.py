@@ -98,3 +98,25 @@ def test_history_records_runs_and_last_conformant(tmp_path):
     history = conformity.record(tmp_path / "h.sqlite", summary2, bad)
     assert [t["percent"] for t in history["trend"]] == [100.0, 0.0]
     assert history["last_conformant"]["0671000y-s101-03"] == "2026-11-23T02:00:00Z"
+
+
+def test_pull_mode_aggregates_uploaded_reports(tmp_path):
+    from socle import reports
+
+    uploads = tmp_path / "uploads"
+    for uai, raw in (("0671000Y", RAW), ("0681001U", None)):
+        target = conformity.Target(f"{uai.lower()}-s101-01", uai, "x", "S101", "ci", ["nsi-snt"])
+        result = conformity.evaluate(
+            target,
+            raw,
+            manifest=MANIFEST,
+            expected_software=EXPECTED,
+            hardening=conformity.hardening_expectations(),
+            today=dt.date(2026, 11, 24),
+        )
+        summary = conformity.summarize([result], when="t", target=uai, duration=0.1)
+        reports.write(uploads / uai, summary, [result], {"trend": [], "last_conformant": {}})
+    region = conformity.aggregate(uploads, report=tmp_path / "region", db=tmp_path / "h.sqlite")
+    assert region["hosts"] == 2 and region["statuses"] == {"conformant": 1, "unreachable": 1}
+    assert set(region["per_etablissement"]) == {"0671000Y", "0681001U"}
+    assert (tmp_path / "region" / "report.html").exists()
