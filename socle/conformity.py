@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 import yaml
 
 from socle import ROOT, catalogue, inventory, masters
@@ -295,42 +295,73 @@ def summarize(results: list[HostResult], *, when: str, target: str, duration: fl
 
 
 # --- history ----------------------------------------------------------------------------------
-def default_db() -> Path:
-    return Path(os.environ.get("SOCLE_CONFORMITY_DB", ROOT / ".cache" / "conformity" / "history.sqlite"))
+def default_db() -> str:
+    """SQLAlchemy URL of the history: SQLite by default; PostgreSQL with SOCLE_CONFORMITY_DB=postgresql+psycopg://…"""
+    value = os.environ.get("SOCLE_CONFORMITY_DB", str(ROOT / ".cache" / "conformity" / "history.sqlite"))
+    return value if "://" in value else f"sqlite:///{value}"
 
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, at TEXT, target TEXT, hosts INTEGER, conformant INTEGER,
-                                 percent REAL, duration_s REAL);
-CREATE TABLE IF NOT EXISTS host_results (run_id INTEGER, host TEXT, uai TEXT, salle TEXT, status TEXT, drifts INTEGER);
-CREATE INDEX IF NOT EXISTS host_results_host ON host_results (host, run_id);
-"""
+_META = sa.MetaData()
+RUNS = sa.Table(
+    "runs", _META,
+    sa.Column("id", sa.Integer, primary_key=True), sa.Column("at", sa.String(32)), sa.Column("target", sa.String(64)),
+    sa.Column("hosts", sa.Integer), sa.Column("conformant", sa.Integer), sa.Column("percent", sa.Float),
+    sa.Column("duration_s", sa.Float),
+)  # fmt: skip
+HOST_RESULTS = sa.Table(
+    "host_results", _META,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), index=True), sa.Column("host", sa.String(64), index=True),
+    sa.Column("uai", sa.String(8)), sa.Column("salle", sa.String(32)), sa.Column("status", sa.String(16)),
+    sa.Column("drifts", sa.Integer),
+)  # fmt: skip
 
 
-def record(db: Path, summary: dict[str, Any], results: list[HostResult]) -> dict[str, Any]:
+def record(db: str | Path, summary: dict[str, Any], results: list[HostResult]) -> dict[str, Any]:
     """Append this run; return the trend (past runs) and time since each host was last conformant."""
-    db.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(db) as con:
-        con.executescript(SCHEMA)
-        cur = con.execute(
-            "INSERT INTO runs (at, target, hosts, conformant, percent, duration_s) VALUES (?, ?, ?, ?, ?, ?)",
-            (summary["when"], summary["target"], summary["hosts"], summary["statuses"].get("conformant", 0),
-             summary["conformity_percent"], summary["duration_s"]),
-        )  # fmt: skip
-        run_id = cur.lastrowid
-        con.executemany(
-            "INSERT INTO host_results VALUES (?, ?, ?, ?, ?, ?)",
-            [(run_id, r.host, r.uai, r.salle, r.status, len(r.drifts)) for r in results],
-        )
-        trend = con.execute(
-            "SELECT at, percent, hosts FROM runs WHERE target = ? ORDER BY id DESC LIMIT 30", (summary["target"],)
-        ).fetchall()
-        last_ok = dict(
-            con.execute(
-                "SELECT h.host, MAX(r.at) FROM host_results h JOIN runs r ON r.id = h.run_id "
-                "WHERE h.status = 'conformant' GROUP BY h.host"
-            ).fetchall()
-        )
+    url = str(db) if "://" in str(db) else f"sqlite:///{db}"
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = sa.create_engine(url)
+    except (ImportError, sa.exc.ArgumentError) as exc:
+        raise SocleError(
+            f"cannot use the conformity history database '{url}': {exc}",
+            hint="SOCLE_CONFORMITY_DB takes a SQLite path or an SQLAlchemy URL; PostgreSQL needs `pip install psycopg`",
+        ) from None
+    try:
+        _META.create_all(engine)
+        with engine.begin() as con:
+            run_id = con.execute(
+                RUNS.insert().values(
+                    at=summary["when"], target=summary["target"], hosts=summary["hosts"],
+                    conformant=summary["statuses"].get("conformant", 0), percent=summary["conformity_percent"],
+                    duration_s=summary["duration_s"],
+                )
+            ).inserted_primary_key[0]  # fmt: skip
+            if results:
+                con.execute(
+                    HOST_RESULTS.insert(),
+                    [{"run_id": run_id, "host": r.host, "uai": r.uai, "salle": r.salle, "status": r.status,
+                      "drifts": len(r.drifts)} for r in results],
+                )  # fmt: skip
+            trend = con.execute(
+                sa.select(RUNS.c.at, RUNS.c.percent, RUNS.c.hosts)
+                .where(RUNS.c.target == summary["target"]).order_by(RUNS.c.id.desc()).limit(30)
+            ).all()  # fmt: skip
+            last_ok = dict(
+                con.execute(
+                    sa.select(HOST_RESULTS.c.host, sa.func.max(RUNS.c.at))
+                    .join(RUNS, RUNS.c.id == HOST_RESULTS.c.run_id)
+                    .where(HOST_RESULTS.c.status == "conformant").group_by(HOST_RESULTS.c.host)
+                ).all()
+            )  # fmt: skip
+    except sa.exc.SQLAlchemyError as exc:
+        raise SocleError(
+            f"conformity history database error: {exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}",
+            hint="check SOCLE_CONFORMITY_DB (an SQLAlchemy URL or a SQLite file path)",
+        ) from None
+    finally:
+        engine.dispose()
     return {
         "trend": [{"at": a, "percent": p, "hosts": h} for a, p, h in reversed(trend)],
         "last_conformant": {r.host: last_ok.get(r.host) for r in results},

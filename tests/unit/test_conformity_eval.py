@@ -120,3 +120,11 @@ def test_pull_mode_aggregates_uploaded_reports(tmp_path):
     assert region["hosts"] == 2 and region["statuses"] == {"conformant": 1, "unreachable": 1}
     assert set(region["per_etablissement"]) == {"0671000Y", "0681001U"}
     assert (tmp_path / "region" / "report.html").exists()
+
+
+def test_history_database_error_is_clear(tmp_path):
+    summary = conformity.summarize([], when="t", target="x", duration=0.0)
+    with pytest.raises(conformity.SocleError, match="conformity history database error"):
+        conformity.record(f"sqlite:///{tmp_path}", summary, [])  # a directory is not a database
+    with pytest.raises(conformity.SocleError, match="cannot use the conformity history database"):
+        conformity.record("nosuchdriver://host/db", summary, [])
