@@ -876,14 +876,14 @@ class _Checker:
                 elif j == 0:
                     deb_version = index[pkg][0]
                     card_version = str((doc.data or {}).get("version", ""))
-                    if card_version and _upstream(deb_version) != card_version:
+                    if card_version and upstream_version(deb_version) != card_version:
                         self.add(
                             doc,
                             ("version",),
                             "CAT013",
                             "warning",
                             f"card version {card_version} but Debian {release} ships {deb_version}",
-                            f'set version: "{_upstream(deb_version)}" (what Linux postes really get)',
+                            f'set version: "{upstream_version(deb_version)}" (what Linux postes really get)',
                         )
 
     # CAT012
@@ -951,7 +951,7 @@ class _Checker:
         return self.out
 
 
-def _upstream(version: str) -> str:
+def upstream_version(version: str) -> str:
     v = re.sub(r"^\d+:", "", version)
     if "-" in v:
         v = v.rsplit("-", 1)[0]

@@ -72,11 +72,9 @@ class Room:
 
 
 def inventory_rooms() -> list[Room]:
-    """Rooms of the inventory (empty until inventories exist)."""
-    try:
-        from socle import inventory
-    except ImportError:
-        return []
+    """The rooms of the default inventory, with their disciplines and number of postes."""
+    from socle import inventory
+
     return [Room(**r) for r in inventory.rooms_summary()]
 
 
@@ -327,7 +325,7 @@ def _debian_version(pkg: str) -> str:
         raise SocleError(
             f"Debian package '{pkg}' does not exist in trixie", hint="check the name with apt-cache search"
         )
-    return catalogue._upstream(index[pkg][0])
+    return catalogue.upstream_version(index[pkg][0])
 
 
 def terminal_ask(key: str, prompt: str) -> str:

@@ -152,14 +152,12 @@ def load_spec(profile: str, year: str | None = None) -> MasterSpec:
 class BuildContext:
     spec: MasterSpec
     version: str
-    update_lock: bool
     patch: bool
     source_date_epoch: int
     staging: Path
     final: Path
     container: str
     timings: dict[str, float] = field(default_factory=dict)
-    facts: dict[str, Any] = field(default_factory=dict)
 
 
 @contextmanager
@@ -617,7 +615,6 @@ def build(
     ctx = BuildContext(
         spec=spec,
         version=version,
-        update_lock=update_lock,
         patch=patch,
         source_date_epoch=_source_date_epoch(),
         staging=staging,
@@ -687,8 +684,6 @@ def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
         }
         if spec.data.get("branding"):
             extra["branding_defaults"] = spec.data["branding"]
-        if ctx.patch:
-            extra["socle_master_apply_security_updates"] = True
         book = _write_playbook(ctx, roles, "Configure master", extra)
         if ctx.patch:
             _append_security_upgrade(book)
