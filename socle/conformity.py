@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 import yaml
+from rich.console import Console
 
 from socle import ROOT, catalogue, inventory, masters
 from socle.errors import SocleError
@@ -49,6 +50,8 @@ class HostResult:
     status: str  # conformant | drift | unreachable | failed
     drifts: list[Drift] = field(default_factory=list)
     reason: str = ""
+    #: last successful patch (socle stamp, else apt history), for the patch-latency KPI
+    last_patch: str | None = None
 
 
 @dataclass
@@ -116,6 +119,8 @@ def evaluate(
         result.status, result.reason = raw.get("status", "failed"), raw.get("reason", "")
         return result
     snap = raw["snapshot"]
+    patch = snap.get("last_patch") or {}
+    result.last_patch = patch.get("socle") or patch.get("apt_history")
     drifts = result.drifts
     installed: dict[str, str] = snap.get("packages") or {}
     # master identity
@@ -200,7 +205,8 @@ def collect(region: Path, hosts: list[str], raw_dir: Path, *, forks: int = 50) -
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     log = raw_dir.parent / "ansible.log"
-    with log.open("w") as fh:
+    console = Console(stderr=True)
+    with log.open("w") as fh, console.status(f"collecting {len(hosts)} host(s) (log: {log})"):
         subprocess.run(
             ["ansible-playbook", "-i", str(region), "--limit", f"@{limit}", str(ROOT / "playbooks" / "conformity.yml")],
             cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, check=False,

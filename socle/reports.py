@@ -96,7 +96,7 @@ def page(summary: dict[str, Any], results: list[HostResult], history: dict[str, 
         rows.append(
             f"<tr><td>{html.escape(r.host)}</td><td>{r.uai}</td><td>{html.escape(r.salle)}</td>"
             f'<td style="color:{COLORS.get(r.status, "#000")}"><b>{LABELS_FR.get(r.status, r.status)}</b></td>'
-            f"<td>{last}</td>"
+            f"<td>{last}</td><td>{html.escape(r.last_patch or '—')}</td>"
             f"<td>{detail}{more}</td></tr>"
         )
     return f"""<!DOCTYPE html>
@@ -118,7 +118,7 @@ td, th {{ border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; ver
 <h2>Tendance</h2>{_trend(history["trend"])}
 <h2>Écarts les plus fréquents</h2><table><tr><th>écart</th><th>postes</th></tr>{drifts}</table>
 <h2>Postes</h2><table><tr><th>poste</th><th>UAI</th><th>salle</th><th>état</th>
-<th>dernier état conforme</th><th>détail</th></tr>
+<th>dernier état conforme</th><th>dernier correctif</th><th>détail</th></tr>
 {"".join(rows)}</table>
 </body></html>
 """
