@@ -1027,3 +1027,38 @@ def linux_packages(
         for pkg in (lin.get("apt") or {}).get("packages") or []:
             out.setdefault(pkg, {"package": pkg, "software": sid})
     return [out[p] for p in sorted(out)]
+
+
+def windows_packages(
+    *, year: str, disciplines: list[str], lock: dict[str, Any] | None = None, root: Path | None = None
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Items for the win_catalogue_software role, and the software that cannot be installed yet.
+
+    A card's HTTPS installer (url + sha256 + detection) maps to win_package; a chocolatey id to the
+    internal feed. A winget id is metadata: it installs once the Windows lock (``lock['windows']``,
+    filled from the regional mirror) pins the installer's URL and sha256; until then it is listed
+    as not installable, never installed from the internet.
+    """
+    cat = load_catalogue(root)
+    pinned = (lock or {}).get("windows", {})
+    items: list[dict[str, Any]] = []
+    missing: list[str] = []
+    for sid in sorted(select_software(cat, year=year, disciplines=disciplines)):
+        win = ((cat.card(sid) or {}).get("platforms") or {}).get("windows")
+        if not win or win.get("source") == "none":
+            continue
+        installer = win.get("installer") or pinned.get(sid)
+        if win.get("source") == "chocolatey":
+            ch = win["chocolatey"]
+            items.append({"software": sid, "kind": "chocolatey", "name": ch["id"], "version": ch["version"],
+                          "source": ch["feed"]})  # fmt: skip
+        elif installer and installer.get("sha256"):
+            item = {"software": sid, "kind": "package", "url": installer["url"], "sha256": installer["sha256"]}
+            if installer.get("product_id") or (win.get("detect") or {}).get("product_code"):
+                item["product_id"] = installer.get("product_id") or win["detect"]["product_code"]
+            if installer.get("silent_args"):
+                item["arguments"] = installer["silent_args"]
+            items.append(item)
+        else:
+            missing.append(sid)
+    return items, missing

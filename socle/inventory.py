@@ -60,7 +60,39 @@ CHECKS = {
     "INV004": "vocabulary: profile, discipline, wave, zone, académie",
     "INV005": "addresses: well-formed MAC and IPv4",
     "INV006": "salles: at least one poste, unique room ids",
+    "INV007": "Windows remoting: HTTPS with certificate validation, no Basic/NTLM over HTTP, credentials from Vault",
 }
+
+WEAK_AUTH = {"basic", "ntlm", "plaintext"}
+
+
+def remoting_problems(variables: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(variable, problem, fix) for unsafe WinRM/PSRP settings in one set of Ansible variables."""
+    out = []
+    conn = str(variables.get("ansible_connection", ""))
+    is_win = conn in {"winrm", "psrp", "ansible.builtin.winrm", "ansible.builtin.psrp"}
+    scheme = str(variables.get("ansible_winrm_scheme", variables.get("ansible_psrp_protocol", "https"))).lower()
+    port = str(variables.get("ansible_port", ""))
+    plain_http = scheme == "http" or port == "5985"
+    if is_win and plain_http:
+        out.append(("ansible_winrm_scheme", "Windows remoting over plain HTTP",
+                    "use HTTPS on 5986 with the Région's certificate (docs/windows.md, enrolment)"))  # fmt: skip
+    for key in ("ansible_winrm_transport", "ansible_psrp_auth"):
+        auth = {a.strip().lower() for a in str(variables.get(key, "")).split(",") if a.strip()}
+        if auth & WEAK_AUTH and plain_http:
+            out.append((key, f"{', '.join(sorted(auth & WEAK_AUTH))} authentication over HTTP sends reusable secrets",
+                        "use kerberos (domain postes) or certificate authentication over HTTPS"))  # fmt: skip
+    for key in ("ansible_winrm_server_cert_validation", "ansible_psrp_cert_validation"):
+        if str(variables.get(key, "")).lower() == "ignore":
+            out.append((key, "certificate validation is disabled",
+                        "validate against the Région's CA (ansible_psrp_ca_cert / ca_trust_path)"))  # fmt: skip
+    for key in ("ansible_password", "ansible_winrm_password", "ansible_psrp_password", "ansible_become_password"):
+        value = variables.get(key)
+        if isinstance(value, str) and value and "{{" not in value and not value.startswith("$ANSIBLE_VAULT"):
+            out.append(
+                (key, "a password is written in clear", "reference a vault_* variable from an encrypted vault file")
+            )
+    return out
 
 
 def profiles() -> set[str]:
@@ -160,6 +192,11 @@ class _Checker:
                 f"académie {acad} is in zone {ACADEMIE_ZONE[acad]}, not {zone}",
                 f"set zone: {ACADEMIE_ZONE[acad]}",
             )
+        for problem in remoting_problems(data.get("vars") or {}):
+            self.add(doc, ("vars", problem[0]), "INV007", problem[1], problem[2])
+        for i, salle in enumerate(data.get("salles") or []):
+            for problem in remoting_problems(salle.get("vars") or {}):
+                self.add(doc, ("salles", i, "vars", problem[0]), "INV007", problem[1], problem[2])
         for i, srv in enumerate(data.get("serveurs") or []):
             self.host(doc, ("serveurs", i), srv, f"serveur {srv.get('hostname')} of {code}")
         rooms: dict[str, int] = {}
@@ -259,6 +296,15 @@ def load_school(path: Path) -> tuple[Document | None, list[Finding]]:
     return doc, findings
 
 
+def _load_vars(path: Path) -> tuple[Document | None, list[Finding]]:
+    try:
+        doc = load(path)
+    except SocleError as exc:
+        return None, [Finding(rel(path), 1, "INV001", "error", "", exc.message, exc.hint or "")]
+    doc.path = Path(rel(path))
+    return doc, []
+
+
 def _get(data: Any, kp: KeyPath) -> Any:
     for part in kp:
         data = data[part]
@@ -269,6 +315,12 @@ def check(region: Path | None = None) -> list[Finding]:
     region = region or DEFAULT_REGION
     checker = _Checker()
     findings: list[Finding] = []
+    for path in sorted((region / "group_vars").glob("*.y*ml")) if (region / "group_vars").is_dir() else []:
+        doc, problems = _load_vars(path)
+        findings += problems
+        if doc is not None:
+            for key, problem, fix in remoting_problems(doc.data if isinstance(doc.data, dict) else {}):
+                findings.append(Finding(str(doc.path), doc.line((key,)) or 1, "INV007", "error", key, problem, fix))
     for path in school_files(region):
         doc, problems = load_school(path)
         findings += problems

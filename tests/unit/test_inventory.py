@@ -205,3 +205,31 @@ def test_linuxmuster_devices_csv(region, tmp_path):
     )
     diff = inventory_tools.import_csv(csv_path, KLEBER, region=region)
     assert "0671000y-s101-32" in diff and "10.67.20.32" in diff
+
+
+def test_windows_remoting_rules(region):
+    def weak(d):
+        d["salles"][2]["vars"] = {
+            "ansible_connection": "winrm",
+            "ansible_port": 5985,
+            "ansible_winrm_transport": "ntlm",
+            "ansible_winrm_server_cert_validation": "ignore",
+            "ansible_password": "Azerty123",
+        }
+
+    mutate(region, KLEBER, weak)
+    text = "\n".join(f.render() for f in errors_of(region, "INV007"))
+    assert "Windows remoting over plain HTTP" in text
+    assert "ntlm authentication over HTTP" in text
+    assert "certificate validation is disabled" in text
+    assert "a password is written in clear" in text
+    (region / "group_vars" / "profile_poste_windows.yml").write_text(
+        "ansible_connection: psrp\nansible_psrp_cert_validation: ignore\n"
+    )
+    hits = [f for f in errors_of(region, "INV007") if f.file.endswith("profile_poste_windows.yml")]
+    assert hits and hits[0].line == 2 and hits[0].keypath == "ansible_psrp_cert_validation"
+
+
+def test_sample_windows_settings_are_accepted():
+    vars_ = yaml.safe_load((SAMPLE / "group_vars" / "profile_poste_windows.yml").read_text())
+    assert inventory.remoting_problems(vars_) == []
