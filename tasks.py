@@ -212,6 +212,20 @@ def inventory_import(c, csv, uai, apply=False, path=""):
         print("(dry run: nothing written; add --apply to write)")
 
 
+# --- school calendar -------------------------------------------------------------------------
+@task(name="import", help={"csv": "CSV export of the ministry's 'fr-en-calendrier-scolaire' dataset"})
+@guarded
+def calendar_import(c, csv):
+    """Update data/calendrier/ (school holidays by zone) from the ministry's open data export."""
+    from pathlib import Path
+
+    from socle import maintenance, rel
+
+    for path in maintenance.import_dataset(Path(csv)):
+        print(f"wrote {rel(path)}")
+
+
 catalogue = Collection("catalogue", catalogue_check, catalogue_diff, catalogue_request)
 inventory = Collection("inventory", inventory_check, inventory_generate, inventory_import)
-ns = Collection(setup, build_master, reimage, patch, conformity, lint, test, catalogue, inventory)
+calendar = Collection("calendar", calendar_import)
+ns = Collection(setup, build_master, reimage, patch, conformity, lint, test, catalogue, inventory, calendar)
