@@ -21,9 +21,9 @@ MANIFEST = {
 EXPECTED = {"sqlite3": "sqlite3"}
 
 
-def evaluate(raw, manifest=MANIFEST):
+def evaluate(raw, manifest=MANIFEST, target=TARGET):
     return conformity.evaluate(
-        TARGET,
+        target,
         raw,
         manifest=manifest,
         expected_software=EXPECTED,
@@ -106,14 +106,7 @@ def test_pull_mode_aggregates_uploaded_reports(tmp_path):
     uploads = tmp_path / "uploads"
     for uai, raw in (("0671000Y", RAW), ("0681001U", None)):
         target = conformity.Target(f"{uai.lower()}-s101-01", uai, "x", "S101", "ci", ["nsi-snt"])
-        result = conformity.evaluate(
-            target,
-            raw,
-            manifest=MANIFEST,
-            expected_software=EXPECTED,
-            hardening=conformity.hardening_expectations(),
-            today=dt.date(2026, 11, 24),
-        )
+        result = evaluate(raw, target=target)
         summary = conformity.summarize([result], when="t", target=uai, duration=0.1)
         reports.write(uploads / uai, summary, [result], {"trend": [], "last_conformant": {}})
     region = conformity.aggregate(uploads, report=tmp_path / "region", db=tmp_path / "h.sqlite")
