@@ -9,7 +9,7 @@ from __future__ import annotations
 from invoke import Collection, task
 
 from socle.cli import guarded
-from socle.errors import NotImplementedYet
+from socle.errors import NotImplementedYet, SocleError
 
 
 @task
@@ -51,14 +51,23 @@ def reimage(c, etab="", salle="", reset=False):
         "etab": "UAI",
         "wave": "pilot, 1, 2 or 3",
         "all": "whole region",
-        "now": "ignore windows",
-        "check": "plan only",
+        "now": "ignore maintenance windows (recorded)",
+        "check": "show the plan only",
     }
 )
 @guarded
 def patch(c, etab="", wave="", all=False, now=False, check=False):
-    """Preventive patching in waves, outside class hours."""
-    raise NotImplementedYet("patch", 8)
+    """Preventive patching in waves, outside class hours (--check shows the plan)."""
+    from socle import patching
+
+    if sum(bool(x) for x in (etab, wave, all)) != 1:
+        raise SocleError(
+            "say what to patch: one of --etab UAI, --wave pilot|1|2|3 or --all", hint="invoke patch --help"
+        )
+    schools, gates, settings = patching.plan(wave=wave or None, etab=etab or None, now=now)
+    patching.show(schools, gates, settings)
+    if not check:
+        raise NotImplementedYet("patch (applying the plan)", 8)
 
 
 @task(
