@@ -51,23 +51,34 @@ def reimage(c, etab="", salle="", reset=False):
         "etab": "UAI",
         "wave": "pilot, 1, 2 or 3",
         "all": "whole region",
-        "now": "ignore maintenance windows (recorded)",
+        "now": "ignore maintenance windows (recorded; reboots still wait for a window)",
         "check": "show the plan only",
+        "report": "run record folder (default: reports/patch/<time>)",
+        "inventory": "région folder (default: inventories/grand-est)",
     }
 )
 @guarded
-def patch(c, etab="", wave="", all=False, now=False, check=False):
+def patch(c, etab="", wave="", all=False, now=False, check=False, report="", inventory=""):
     """Preventive patching in waves, outside class hours (--check shows the plan)."""
+    from pathlib import Path
+
     from socle import patching
+    from socle.errors import StepFailed
 
     if sum(bool(x) for x in (etab, wave, all)) != 1:
         raise SocleError(
             "say what to patch: one of --etab UAI, --wave pilot|1|2|3 or --all", hint="invoke patch --help"
         )
-    schools, gates, settings = patching.plan(wave=wave or None, etab=etab or None, now=now)
-    patching.show(schools, gates, settings)
-    if not check:
-        raise NotImplementedYet("patch (applying the plan)", 8)
+    region = Path(inventory) if inventory else None
+    plan = patching.plan(wave=wave or None, etab=etab or None, now=now, region=region)
+    patching.show(plan)
+    if check:
+        return
+    scope = f"etab {etab}" if etab else f"wave {wave}" if wave else "all"
+    outcomes, out = patching.apply(plan, scope=scope, region=region, report=Path(report) if report else None)
+    patching.show_outcomes(outcomes, out)
+    if patching.failed(outcomes):
+        raise StepFailed("patch run incomplete: see the table above", hint=f"details in {out}/run.json")
 
 
 @task(

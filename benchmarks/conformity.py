@@ -60,6 +60,7 @@ def fleet(region: Path, n: int, image: str) -> list[str]:
     school = yaml.safe_load(path.read_text())
     for salle in school["salles"]:
         salle["profile"] = "ci"
+    school["serveurs"] = []  # postes only: the figures compare with ping/testinfra on the same containers
     path.write_text(inventory_tools.render(school))
     (region / "group_vars").mkdir(exist_ok=True)
     (region / "group_vars" / "all.yml").write_text(

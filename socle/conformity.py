@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -52,6 +53,9 @@ class HostResult:
     reason: str = ""
     #: last successful patch (socle stamp, else apt history), for the patch-latency KPI
     last_patch: str | None = None
+    #: patch latency KPI: median hours from availability to installation of the security updates
+    #: installed in the last LATENCY_WINDOW_DAYS days (None: no such update recorded)
+    patch_latency_h: float | None = None
 
 
 @dataclass
@@ -62,6 +66,7 @@ class Target:
     salle: str
     profile: str
     disciplines: list[str]
+    kind: str = "poste"  # poste | serveur
 
 
 # --- expected state ---------------------------------------------------------------------------
@@ -78,6 +83,9 @@ def targets(region: Path, etab: str | None = None, salle: str | None = None) -> 
                     Target(poste["hostname"], school["uai"], school["name"], str(room["id"]), room["profile"],
                            list(room.get("disciplines") or []))
                 )  # fmt: skip
+        if not salle:
+            out += [Target(srv["hostname"], school["uai"], school["name"], "serveurs", "serveur", [], "serveur")
+                    for srv in school.get("serveurs") or []]  # fmt: skip
     if not out:
         where = f"{etab or ''}{'/' + salle if salle else ''}" or "the inventory"
         raise SocleError(f"no poste matches {where}", hint="check the UAI and room id with 'ansible-inventory --graph'")
@@ -121,6 +129,7 @@ def evaluate(
     snap = raw["snapshot"]
     patch = snap.get("last_patch") or {}
     result.last_patch = patch.get("socle") or patch.get("apt_history")
+    result.patch_latency_h = patch_latency(patch.get("history") or [], today)
     drifts = result.drifts
     installed: dict[str, str] = snap.get("packages") or {}
     # master identity
@@ -260,7 +269,10 @@ def _expected_software(
     cat: catalogue.Catalogue, year: str, t: Target, manifest: dict[str, Any] | None
 ) -> dict[str, str]:
     """Debian package -> card id the room's disciplines need, restricted to what the master selects."""
-    spec_sel = (manifest or {}).get("spec", {}).get("catalogue", {})
+    spec = (manifest or {}).get("spec", {})
+    if t.kind == "serveur" or (manifest and "catalogue_software" not in {r.get("name") for r in spec.get("roles", [])}):
+        return {}  # a master without the catalogue (serveurs) carries no teaching software
+    spec_sel = spec.get("catalogue", {})
     chosen = catalogue.select_software(
         cat, year=year, disciplines=t.disciplines, software=spec_sel.get("software") or None
     )
@@ -270,6 +282,27 @@ def _expected_software(
         for pkg in (lin.get("apt") or {}).get("packages") or []:
             out[pkg] = sid
     return out
+
+
+LATENCY_WINDOW_DAYS = 90
+
+
+def _utc(text: str) -> dt.datetime:
+    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+
+
+def patch_latency(history: list[dict[str, Any]], today: dt.date) -> float | None:
+    """Median hours between a security update's availability and its installation, recent ones only."""
+    since = dt.datetime.combine(today - dt.timedelta(days=LATENCY_WINDOW_DAYS), dt.time(), dt.UTC)
+    hours = []
+    for entry in history:
+        try:
+            available, installed = _utc(entry["available_since"]), _utc(entry["installed_at"])
+        except (KeyError, TypeError, ValueError):
+            continue  # availability unknown: no latency to count
+        if installed >= since:
+            hours.append(max(0.0, (installed - available).total_seconds() / 3600))
+    return round(statistics.median(hours), 1) if hours else None
 
 
 def summarize(results: list[HostResult], *, when: str, target: str, duration: float) -> dict[str, Any]:
@@ -296,8 +329,17 @@ def summarize(results: list[HostResult], *, when: str, target: str, duration: fl
         "per_etablissement": {k: {"percent": rate(v), **v} for k, v in sorted(per_etab.items())},
         "per_salle": {k: {"percent": rate(v), **v} for k, v in sorted(per_room.items())},
         "top_drifts": drift_counts.most_common(15),
+        "patch_latency_h": _latency_summary([r.patch_latency_h for r in results if r.patch_latency_h is not None]),
         "duration_s": round(duration, 1),
     }
+
+
+def _latency_summary(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"hosts": 0, "median": None, "p90": None, "max": None}
+    values = sorted(values)
+    p90 = values[min(len(values) - 1, int(0.9 * len(values)))]
+    return {"hosts": len(values), "median": round(statistics.median(values), 1), "p90": p90, "max": values[-1]}
 
 
 # --- history ----------------------------------------------------------------------------------

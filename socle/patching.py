@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,8 @@ class SchoolPlan:
     postes_windows: int
     decision: maintenance.Decision
     next_window: dt.datetime | None
+    serveur_hosts: list[str]
+    windows_hosts: list[str]
 
 
 def rollout(year: str) -> dict[str, Any]:
@@ -46,10 +51,20 @@ def last_conformity(report_root: Path | None = None) -> dict[str, float]:
     return {uai: row["percent"] for uai, row in data.get("per_etablissement", {}).items()}
 
 
+@dataclass
+class Plan:
+    schools: list[SchoolPlan]
+    gates: list[str]
+    settings: dict[str, Any]
+    #: the previous wave is not conformant enough (or not measured): this wave must wait
+    blocked: bool
+    moment: dt.datetime
+
+
 def plan(
     *, wave: str | None = None, etab: str | None = None, moment: dt.datetime | None = None, now: bool = False,
     region: Path | None = None,
-) -> tuple[list[SchoolPlan], list[str], dict[str, Any]]:  # fmt: skip
+) -> Plan:  # fmt: skip
     """The schools in scope with their hosts and window now, the gate messages, the rollout settings."""
     moment = moment or dt.datetime.now()
     year = masters.school_year_of(moment.date())
@@ -60,6 +75,7 @@ def plan(
     calendar = maintenance.load_calendar(year)
     schools = inventory.fast_load(region or inventory.DEFAULT_REGION)
     gates = []
+    blocked = False
     if not calendar:
         gates.append(f"no holiday calendar for {year}: only class hours are protected (invoke calendar.import)")
     if wave is not None and order.index(wave) > 0:
@@ -69,10 +85,12 @@ def plan(
         known = [rates[u] for u in prev_schools if u in rates]
         threshold = plan_cfg["promote_when_conformity_at_least"]
         if not known:
+            blocked = True
             gates.append(f"gate: wave {previous} has no conformity result yet; wave {wave} waits (≥ {threshold} %)")
         else:
             rate = sum(known) / len(known)
-            verdict = "open" if rate >= threshold else "closed"
+            blocked = rate < threshold
+            verdict = "closed" if blocked else "open"
             gates.append(f"gate {verdict}: wave {previous} is {rate:.1f} % conformant (needs ≥ {threshold} %)")
     out = []
     for s in schools:
@@ -83,30 +101,31 @@ def plan(
         nxt = None if decision.allowed else maintenance.next_window(moment, zone=s["zone"], class_hours=hours,
                                                                   calendar=calendar)  # fmt: skip
         salles = s.get("salles") or []
+        windows = [p["hostname"] for r in salles if r["profile"] == "poste-windows" for p in r["postes"]]
         out.append(
             SchoolPlan(
                 s["uai"], s["name"], str(s["wave"]), s["zone"], len(s.get("serveurs") or []),
-                sum(len(r["postes"]) for r in salles if r["profile"] != "poste-windows"),
-                sum(len(r["postes"]) for r in salles if r["profile"] == "poste-windows"),
-                decision, nxt,
+                sum(len(r["postes"]) for r in salles if r["profile"] != "poste-windows"), len(windows),
+                decision, nxt, [v["hostname"] for v in s.get("serveurs") or []], windows,
             )
         )  # fmt: skip
     if not out:
         raise SocleError("no établissement in this scope", hint="check --wave / --etab against the inventory")
-    return out, gates, plan_cfg
+    return Plan(out, gates, plan_cfg, blocked, moment)
 
 
-def show(schools: list[SchoolPlan], gates: list[str], cfg: dict[str, Any]) -> None:
+def show(p: Plan) -> None:
+    schools, gates, cfg = p.schools, p.gates, p.settings
     console = Console(stderr=True)
     table = Table(title=f"patch plan (serial {cfg['serial']}, stop above {cfg['max_fail_percentage']} % failures)")
     for col in ("UAI", "établissement", "wave", "zone", "serveurs", "postes linux", "postes windows", "window"):
         table.add_column(col)
-    for p in schools:
+    for s in schools:
         window = (
-            p.decision.reason if p.decision.allowed else f"{p.decision.reason} → next {p.next_window:%a %d/%m %H:%M}"
+            s.decision.reason if s.decision.allowed else f"{s.decision.reason} → next {s.next_window:%a %d/%m %H:%M}"
         )
         table.add_row(
-            p.uai, p.name, p.wave, p.zone, str(p.serveurs), str(p.postes_linux), str(p.postes_windows), window
+            s.uai, s.name, s.wave, s.zone, str(s.serveurs), str(s.postes_linux), str(s.postes_windows), window
         )
     console.print(table)
     for gate in gates:
@@ -117,3 +136,168 @@ def show(schools: list[SchoolPlan], gates: list[str], cfg: dict[str, Any]) -> No
         + ", ".join(cfg["windows_update_categories"]),
         markup=False,
     )
+
+
+@dataclass
+class HostOutcome:
+    host: str
+    uai: str
+    kind: str  # serveur | poste-windows | poste-linux
+    status: str  # patched | current | failed | unreachable | not started | deferred
+    detail: str = ""
+    updates: list[dict[str, Any]] | None = None
+    reboot: str = ""
+
+
+def _outcome(
+    host: str, uai: str, kind: str, raw: dict[str, Any] | None, stopped: bool, reboot_allowed: bool
+) -> HostOutcome:
+    if raw is None:
+        why = "wave stopped before this host" if stopped else "not reached (no answer)"
+        return HostOutcome(host, uai, kind, "not started" if stopped else "unreachable", why)
+    record = raw.get("record") or {}
+    updates = record.get("updates") or []
+    reboot = ""
+    if record.get("reboot_required"):
+        reboot = "rebooted" if reboot_allowed and raw.get("status") == "ok" else "reboot waits for the next window"
+    if raw.get("status") == "ok":
+        status = "patched" if record.get("installed") else "current"
+        detail = ", ".join(f"{u['package']} {u['to']}" if isinstance(u, dict) else str(u) for u in updates)
+        return HostOutcome(host, uai, kind, status, detail or "no pending security update", updates, reboot)
+    status = "unreachable" if raw.get("status") == "unreachable" else "failed"
+    return HostOutcome(host, uai, kind, status, str(raw.get("reason", ""))[:600], updates, reboot)
+
+
+def _who() -> str:
+    import getpass
+
+    return os.environ.get("SUDO_USER") or getpass.getuser()
+
+
+def apply(
+    p: Plan, *, scope: str, region: Path | None = None, report: Path | None = None, forks: int = 50
+) -> tuple[list[HostOutcome], Path]:
+    """Patch the hosts of the schools whose window is open; write the run record; return the outcomes."""
+    if p.blocked:
+        raise SocleError("the rollout gate is closed: " + "; ".join(p.gates), hint=(
+            "run the nightly conformity check on the previous wave and fix its drift, "
+            "or patch one établissement with --etab"))  # fmt: skip
+    open_schools = [s for s in p.schools if s.decision.allowed]
+    if not open_schools:
+        soonest = min(s.next_window for s in p.schools if s.next_window)
+        raise SocleError(
+            f"no établissement in scope is inside its maintenance window now ({p.schools[0].decision.reason})",
+            hint=f"the next window opens {soonest:%A %d/%m/%Y %H:%M}; --now overrides it (recorded in the run)",
+        )
+    region = region or inventory.DEFAULT_REGION
+    started = dt.datetime.now(dt.UTC)
+    run_id = started.strftime("%Y%m%dT%H%M%SZ")
+    report = report or ROOT / "reports" / "patch" / run_id
+    raw_dir = report / "raw"
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    console = Console(stderr=True)
+    forced = [s.uai for s in open_schools if s.decision.forced]
+    if forced:
+        console.print(f"warning: maintenance window overridden with --now for {', '.join(forced)} (recorded)",
+                      style="bold yellow", markup=False)  # fmt: skip
+    # a reboot only ever happens inside a real window: --now patches, the reboot waits
+    reboot_allowed = all(not s.decision.forced for s in open_schools)
+    serveurs = [h for s in open_schools for h in s.serveur_hosts]
+    windows = [h for s in open_schools for h in s.windows_hosts]
+    extra = {
+        "socle_patch_serveurs": ",".join(serveurs) or "!all",
+        "socle_patch_windows": ",".join(windows) or "!all",
+        "socle_patch_serial": p.settings["serial"],
+        "socle_patch_max_fail_percentage": p.settings["max_fail_percentage"],
+        "socle_patch_reboot_allowed": reboot_allowed,
+        "socle_patch_run_id": run_id,
+        "socle_windows_update_categories": p.settings["windows_update_categories"],
+    }
+    (report / "extra-vars.json").write_text(json.dumps(extra, indent=2))
+    rc = 0
+    if serveurs or windows:
+        env = {
+            **os.environ,
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_CALLBACKS_ENABLED": "socle_snapshots",
+            "SOCLE_CONFORMITY_RAW": str(raw_dir),
+            "ANSIBLE_FORKS": str(forks),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        }
+        log = report / "ansible.log"
+        with log.open("w") as fh, console.status(f"patching {len(serveurs)} serveur(s), {len(windows)} Windows "
+                                                 f"poste(s) (log: {log})"):  # fmt: skip
+            rc = subprocess.run(
+                ["ansible-playbook", "-i", str(region), "-e", f"@{report / 'extra-vars.json'}",
+                 str(ROOT / "playbooks" / "patch.yml")],
+                cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, check=False,
+            ).returncode  # fmt: skip
+    outcomes: list[HostOutcome] = []
+    raws = {f.stem: json.loads(f.read_text()) for f in raw_dir.glob("*.json")}
+    stopped = rc != 0 and any(r.get("status") == "failed" for r in raws.values())
+    for s in p.schools:
+        if not s.decision.allowed:
+            why = f"window closed ({s.decision.reason}); next {s.next_window:%a %d/%m %H:%M}"
+            outcomes += [HostOutcome(h, s.uai, k, "deferred", why)
+                         for k, hosts in (("serveur", s.serveur_hosts), ("poste-windows", s.windows_hosts))
+                         for h in hosts]  # fmt: skip
+            continue
+        outcomes += [_outcome(h, s.uai, "serveur", raws.get(h), stopped, reboot_allowed) for h in s.serveur_hosts]
+        outcomes += [_outcome(h, s.uai, "poste-windows", raws.get(h), stopped, reboot_allowed) for h in s.windows_hosts]
+    linux_postes = sum(s.postes_linux for s in open_schools)
+    record = {
+        "run": run_id, "scope": scope, "who": _who(), "started": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "finished": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "moment_local": p.moment.isoformat(timespec="minutes"), "forced_now": forced,
+        "gates": p.gates, "settings": p.settings, "reboot_allowed": reboot_allowed, "wave_stopped": stopped,
+        "ansible_rc": rc,
+        "linux_postes": {"count": linux_postes, "status": "deferred",
+                         "detail": "image-based postes take the master's next patch release through reimage "
+                                   "(build-master --patch, then invoke reimage; issue #7)"},
+        "hosts": [o.__dict__ for o in outcomes],
+    }  # fmt: skip
+    (report / "run.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    (report / "junit.xml").write_text(_junit(run_id, outcomes))
+    return outcomes, report
+
+
+def _junit(run_id: str, outcomes: list[HostOutcome]) -> str:
+    from xml.sax.saxutils import quoteattr
+
+    failures = sum(o.status in {"failed", "unreachable"} for o in outcomes)
+    lines = [f'<testsuite name={quoteattr("patch " + run_id)} tests="{len(outcomes)}" failures="{failures}">']
+    for o in outcomes:
+        lines.append(f"  <testcase classname={quoteattr(o.uai)} name={quoteattr(o.host)}>")
+        if o.status in {"failed", "unreachable"}:
+            lines.append(f"    <failure message={quoteattr(o.status)}>{quoteattr(o.detail)[1:-1]}</failure>")
+        elif o.status in {"not started", "deferred"}:
+            lines.append(f"    <skipped message={quoteattr(o.status + ': ' + o.detail)}/>")
+        lines.append("  </testcase>")
+    lines.append("</testsuite>")
+    return "\n".join(lines) + "\n"
+
+
+STYLE = {"patched": "green", "current": "green", "failed": "bold red", "unreachable": "red",
+         "not started": "yellow", "deferred": "yellow"}  # fmt: skip
+
+
+def show_outcomes(outcomes: list[HostOutcome], report: Path) -> None:
+    console = Console(stderr=True)
+    table = Table(title="patch run")
+    for col in ("host", "UAI", "kind", "result", "detail", "reboot"):
+        table.add_column(col, overflow="fold")
+    for o in outcomes:
+        table.add_row(o.host, o.uai, o.kind, f"[{STYLE[o.status]}]{o.status}[/]", o.detail, o.reboot)
+    console.print(table)
+    run = json.loads((report / "run.json").read_text())
+    if run["wave_stopped"]:
+        console.print("the wave stopped: a host failed its health check above max_fail_percentage; "
+                      "rollback guidance is in its result and in /var/lib/socle/rollback-<run>.txt on it",
+                      style="bold red", markup=False)  # fmt: skip
+    if run["linux_postes"]["count"]:
+        console.print(f"{run['linux_postes']['count']} Linux poste(s): {run['linux_postes']['detail']}", markup=False)
+    console.print(f"run record: {report}/run.json, junit.xml, ansible.log", markup=False)
+
+
+def failed(outcomes: list[HostOutcome]) -> bool:
+    return any(o.status in {"failed", "unreachable", "not started"} for o in outcomes)

@@ -81,6 +81,25 @@ def _trend(trend: list[dict[str, Any]]) -> str:
     )
 
 
+def _latency(kpi: dict[str, Any]) -> str:
+    """Patch latency KPI: hours from a security update's availability to its installation."""
+    if not kpi["hosts"]:
+        return "<p>Aucun correctif de sécurité installé par socle sur ces postes ces 90 derniers jours.</p>"
+    rows = {"médiane": kpi["median"], "90e centile": kpi["p90"], "maximum": kpi["max"]}
+    top = max(rows.values()) or 1
+    bars = "".join(
+        f'<text class="lbl" x="0" y="{22 * i + 15}">{k}</text>'
+        f'<rect x="110" y="{22 * i + 3}" width="{max(2, 360 * v / top):.0f}" height="16" fill="#4a7ab7"/>'
+        f'<text class="val" x="{118 + 360 * v / top:.0f}" y="{22 * i + 15}">{v} h</text>'
+        for i, (k, v) in enumerate(rows.items())
+    )
+    return (
+        f"<p>Délai entre la publication d'un correctif de sécurité et son installation, sur {kpi['hosts']} "
+        f'machine(s) (90 derniers jours).</p><svg width="560" height="{22 * len(rows) + 6}" role="img" '
+        f'aria-label="latence des correctifs">{bars}</svg>'
+    )
+
+
 def page(summary: dict[str, Any], results: list[HostResult], history: dict[str, Any]) -> str:
     st = summary["statuses"]
     cards = "".join(
@@ -97,6 +116,7 @@ def page(summary: dict[str, Any], results: list[HostResult], history: dict[str, 
             f"<tr><td>{html.escape(r.host)}</td><td>{r.uai}</td><td>{html.escape(r.salle)}</td>"
             f'<td style="color:{COLORS.get(r.status, "#000")}"><b>{LABELS_FR.get(r.status, r.status)}</b></td>'
             f"<td>{last}</td><td>{html.escape(r.last_patch or '—')}</td>"
+            f"<td>{'—' if r.patch_latency_h is None else r.patch_latency_h}</td>"
             f"<td>{detail}{more}</td></tr>"
         )
     return f"""<!DOCTYPE html>
@@ -115,10 +135,11 @@ td, th {{ border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; ver
 <div class="cards">{cards}</div>
 <h2>Par établissement</h2>{_bars("par établissement", summary["per_etablissement"])}
 <h2>Par salle</h2>{_bars("par salle", summary["per_salle"])}
+<h2>Latence des correctifs de sécurité</h2>{_latency(summary["patch_latency_h"])}
 <h2>Tendance</h2>{_trend(history["trend"])}
 <h2>Écarts les plus fréquents</h2><table><tr><th>écart</th><th>postes</th></tr>{drifts}</table>
 <h2>Postes</h2><table><tr><th>poste</th><th>UAI</th><th>salle</th><th>état</th>
-<th>dernier état conforme</th><th>dernier correctif</th><th>détail</th></tr>
+<th>dernier état conforme</th><th>dernier correctif</th><th>latence correctifs (h)</th><th>détail</th></tr>
 {"".join(rows)}</table>
 </body></html>
 """

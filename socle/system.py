@@ -36,6 +36,8 @@ SYSTEM_PACKAGES: dict[str, str] = {
     "ssg-debian": "OpenSCAP content: ANSSI BP-028 profiles for Debian",
     "openscap-utils": "oscap-chroot: OpenSCAP on a master's root filesystem",
     "chromium": "headless check that conformity reports render (screenshot test)",
+    "apt-utils": "apt-ftparchive: the signed test apt repository of the patch tests",
+    "gnupg": "signing test apt repositories",
 }
 
 #: Commands that must exist once the packages are installed.

@@ -6,10 +6,12 @@ from __future__ import annotations
 DOCUMENTATION = """
     name: socle_snapshots
     type: aggregate
-    short_description: Store conformity snapshots on the controller
+    short_description: Store conformity snapshots and patch records on the controller
     description:
       - For every host, writes C(<dir>/<host>.json) with the snapshot returned by C(socle_facts),
         or the reason there is none (unreachable, failed). No extra task runs on the hosts.
+      - A task result carrying C(socle_record) (C(socle_apt_patch), or a fact of that name) is
+        stored with status C(ok) and the record; a later failure of the same host keeps the record.
     requirements:
       - enable in callbacks_enabled
     options:
@@ -40,14 +42,32 @@ class CallbackModule(CallbackBase):
             json.dump(payload, fh, sort_keys=True, default=str)
         os.replace(tmp, os.path.join(folder, f"{host}.json"))
 
+    def _previous(self, host):
+        try:
+            with open(os.path.join(self.get_option("directory"), f"{host}.json")) as fh:
+                return json.load(fh)
+        except (OSError, ValueError):
+            return {}
+
     def v2_runner_on_ok(self, result):
-        snapshot = result._result.get("snapshot")
+        res = result._result
+        snapshot = res.get("snapshot")
+        record = res.get("socle_record", (res.get("ansible_facts") or {}).get("socle_record"))
         if snapshot is not None:
             self._write(result._host.get_name(), {"status": "collected", "snapshot": snapshot})
+        elif record is not None:
+            self._write(result._host.get_name(), {"status": "ok", "record": record})
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
+        if ignore_errors:
+            return
+        host = result._host.get_name()
         msg = result._result.get("msg") or result._result.get("module_stderr") or "failed"
-        self._write(result._host.get_name(), {"status": "failed", "reason": str(msg)[:2000]})
+        payload = {"status": "failed", "task": result._task.get_name(), "reason": str(msg)[:2000]}
+        record = self._previous(host).get("record")
+        if record is not None:
+            payload["record"] = record
+        self._write(host, payload)
 
     def v2_runner_on_unreachable(self, result):
         msg = result._result.get("msg") or "unreachable"

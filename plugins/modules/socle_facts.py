@@ -129,7 +129,20 @@ def last_patch():
         if line.startswith("End-Date: "):
             last = line[len("End-Date: ") :].strip()
     stamp = _read("/var/lib/socle/last-patch")
-    return {"apt_history": last, "socle": stamp.strip() if stamp else None}
+    return {"apt_history": last, "socle": stamp.strip() if stamp else None, "history": patch_history()}
+
+
+def patch_history(path="/var/lib/socle/patch-history.jsonl", keep=200):
+    """The last updates socle_apt_patch installed: when each became available, when it was installed."""
+    text = _read(path) or ""
+    out = []
+    for line in text.splitlines()[-keep:]:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        out.append({k: entry.get(k) for k in ("package", "to", "available_since", "installed_at")})
+    return out
 
 
 def disk():

@@ -46,6 +46,7 @@ def fleet(ci_master: CiMaster, tmp_path_factory):
         },
         {"id": "S101", "usage": "salle de sciences", "disciplines": ["svt"], "profile": "ci", "postes": postes[3:]},
     ]
+    school["serveurs"] = []  # postes only here; serveurs are checked in test_patching.py
     path.write_text(inventory_tools.render(school))
     (region / "group_vars").mkdir()
     (region / "group_vars" / "all.yml").write_text(

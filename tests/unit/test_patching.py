@@ -7,7 +7,8 @@ from socle.errors import SocleError
 
 
 def test_plan_in_class_hours_gives_the_next_window():
-    schools, gates, cfg = patching.plan(wave="pilot", moment=dt.datetime(2026, 11, 23, 10, 0))
+    p = patching.plan(wave="pilot", moment=dt.datetime(2026, 11, 23, 10, 0))
+    schools, gates, cfg = p.schools, p.gates, p.settings
     assert {s.uai for s in schools} == {"0671000Y", "0681001U"}
     assert all(not s.decision.allowed and s.next_window == dt.datetime(2026, 11, 23, 18, 0) for s in schools)
     assert cfg["max_fail_percentage"] == 5
@@ -16,15 +17,42 @@ def test_plan_in_class_hours_gives_the_next_window():
 
 
 def test_now_forces_and_says_so():
-    schools, _, _ = patching.plan(etab="0671000Y", moment=dt.datetime(2026, 11, 23, 10, 0), now=True)
+    schools = patching.plan(etab="0671000Y", moment=dt.datetime(2026, 11, 23, 10, 0), now=True).schools
     assert schools[0].decision.allowed and schools[0].decision.forced
 
 
 def test_later_waves_wait_for_the_previous_one():
-    _, gates, _ = patching.plan(wave="1", moment=dt.datetime(2026, 11, 23, 20, 0))
-    assert any("wave pilot" in g for g in gates)
+    p = patching.plan(wave="1", moment=dt.datetime(2026, 11, 23, 20, 0))
+    assert any("wave pilot" in g for g in p.gates)
 
 
 def test_unknown_wave():
     with pytest.raises(SocleError, match="unknown wave '4'"):
         patching.plan(wave="4", moment=dt.datetime(2026, 11, 23, 20, 0))
+
+
+def test_applying_in_class_hours_is_refused_with_the_next_window(tmp_path):
+    p = patching.plan(wave="pilot", moment=dt.datetime(2026, 11, 23, 10, 0))
+    with pytest.raises(SocleError, match="inside its maintenance window") as err:
+        patching.apply(p, scope="wave pilot", report=tmp_path / "run")
+    assert "Monday 23/11/2026 18:00" in str(err.value) and "--now" in str(err.value)
+    assert not (tmp_path / "run").exists()  # nothing half-written
+
+
+def test_a_closed_gate_refuses_to_apply(tmp_path):
+    p = patching.plan(wave="1", moment=dt.datetime(2026, 11, 23, 20, 0))
+    p.blocked = True
+    with pytest.raises(SocleError, match="gate is closed"):
+        patching.apply(p, scope="wave 1", report=tmp_path / "run")
+
+
+def test_outcomes_tell_patched_current_failed_and_not_started():
+    record = {"updates": [{"package": "socle-sonde", "from": "1.0", "to": "1.1"}], "installed": True}
+    assert patching._outcome("a", "X", "serveur", {"status": "ok", "record": record}, True, False).status == "patched"
+    current = patching._outcome("a", "X", "serveur", {"status": "ok", "record": {"updates": []}}, False, False)
+    assert current.status == "current" and current.detail == "no pending security update"
+    failed = {"status": "failed", "reason": "health check failed", "record": {**record, "reboot_required": True}}
+    out = patching._outcome("b", "X", "serveur", failed, True, True)
+    assert out.status == "failed" and out.reboot == "reboot waits for the next window"
+    assert patching._outcome("c", "X", "serveur", None, True, False).status == "not started"
+    assert patching._outcome("c", "X", "serveur", None, False, False).status == "unreachable"
