@@ -9,7 +9,7 @@ from __future__ import annotations
 from invoke import Collection, task
 
 from socle.cli import guarded
-from socle.errors import NotImplementedYet, SocleError
+from socle.errors import SocleError
 
 
 @task
@@ -39,11 +39,37 @@ def build_master(c, profile="poste-linux", year="", update_lock=False, patch=Fal
     masters.build(profile=profile, year=year or None, update_lock=update_lock, patch=patch, force=force)
 
 
-@task(help={"etab": "UAI of the établissement", "salle": "room id", "reset": "drop the overlay only"})
+@task(
+    help={
+        "etab": "UAI of the établissement",
+        "salle": "room id, as in the inventory",
+        "reset": "drop the overlay only: back to the master already on the postes, no transfer",
+        "force": "rewrite postes already on the current master",
+        "reboot": "now (default), end-of-period (next full hour) or no (next boot)",
+        "no_multicast": "HTTP only (networks without multicast)",
+        "inventory": "région folder (default: inventories/grand-est)",
+        "report": "intervention record folder (default: reports/reimage/<time>)",
+    }
+)
 @guarded
-def reimage(c, etab="", salle="", reset=False):
-    """Restore every poste of a salle to the current master."""
-    raise NotImplementedYet("reimage", 7)
+def reimage(c, etab="", salle="", reset=False, force=False, reboot="now", no_multicast=False, inventory="",
+            report=""):  # fmt: skip
+    """Restore every poste of a salle to the current master (multicast, HTTP fallback, verified, atomic)."""
+    from pathlib import Path
+
+    from socle import reimage as op
+    from socle.errors import StepFailed
+
+    if not etab or not salle:
+        raise SocleError("say which salle: --etab UAI --salle ROOM", hint="invoke reimage --etab 0671000Y --salle S101")
+    outcomes, out = op.run(
+        etab=etab, salle=salle, reset=reset, force=force, reboot=reboot, multicast=not no_multicast,
+        region=Path(inventory) if inventory else None, report=Path(report) if report else None,
+    )  # fmt: skip
+    op.show(outcomes, out)
+    if op.failed(outcomes):
+        raise StepFailed("some postes are not on the master: see the table above", hint=f"re-run the same command "
+                         f"to resume; details in {out}/record.json")  # fmt: skip
 
 
 @task(

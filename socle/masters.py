@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 from rich.console import Console
 
-from socle import ROOT, __version__, images, rel, system
+from socle import ROOT, __version__, images, rel, signing, system
 from socle.errors import SocleError, StepFailed
 from socle.findings import errors
 from socle.proc import run
@@ -228,6 +228,8 @@ def catalogue_selection(spec: MasterSpec, lock: dict[str, Any] | None) -> list[d
     """Debian packages of the catalogue entries the spec selects, pinned to the lock when present."""
     from socle import catalogue
 
+    if not any(r["name"] == "catalogue_software" for r in spec.data["roles"]):
+        return []  # serveurs: no teaching software
     sel = spec.data.get("catalogue", {})
     entries = catalogue.linux_packages(
         year=spec.year,
@@ -684,6 +686,8 @@ def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
         }
         if spec.data.get("branding"):
             extra["branding_defaults"] = spec.data["branding"]
+        if any(r["name"] == "reimage_client" for r in roles):
+            extra["reimage_client_trusted_key"] = signing.public_key()
         book = _write_playbook(ctx, roles, "Configure master", extra)
         if ctx.patch:
             _append_security_upgrade(book)
@@ -741,6 +745,9 @@ def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
             for name, f in sorted(produced.items())
         }
         (ctx.staging / "SHA256SUMS").write_text("".join(f"{a['sha256']}  {n}\n" for n, a in artefacts.items()))
+    with step(ctx, "sign (OpenPGP, SHA256SUMS.asc)"):
+        signing.sign(ctx.staging / "SHA256SUMS")
+        signature = {"file": "SHA256SUMS.asc", "signs": "SHA256SUMS", "key": signing.signer()[1]}
     catalogue_rev = _git_revision(ROOT / "software_catalogue")
     return {
         "schema_version": 1,
@@ -756,6 +763,7 @@ def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
         "packages": dict(sorted(pkgs.items())),
         "patched": patched.get("updated", {}),
         "artefacts": artefacts,
+        "signature": signature,
         "oci": {"image": image, "id": image_id},
         "verification": verification,
         "build": {

@@ -20,9 +20,9 @@ class CiMaster:
     image: str = "localhost/socle/ci:2026-2027.0"
 
 
-def build_ci(masters_dir: Path, dist: Path, *extra: str):
+def build_ci(masters_dir: Path, dist: Path, *extra: str, profile: str = "ci"):
     return run_invoke(
-        "build-master", "--profile", "ci", "--year", "2026-2027", *extra,
+        "build-master", "--profile", profile, "--year", "2026-2027", *extra,
         env={"SOCLE_MASTERS_DIR": str(masters_dir), "SOCLE_DIST": str(dist)},
         timeout=1800,
     )  # fmt: skip

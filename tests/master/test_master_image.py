@@ -36,6 +36,8 @@ def test_french_and_paris(host):
 
 
 def test_catalogue_software_installed(host):
+    if not host.file("/usr/share/socle/catalogue-software.json").exists:
+        pytest.skip("this master carries no teaching software (serveur profiles)")
     record = json.loads(host.file("/usr/share/socle/catalogue-software.json").content_string)
     for item in record:
         pkg = host.package(item["name"])
@@ -55,3 +57,21 @@ def test_hardening_baseline(host):
         assert "passwordauthentication no" in effective
     assert host.file("/etc/sysctl.d/90-socle-hardening.conf").contains("kernel.dmesg_restrict = 1")
     assert host.file("/var/lib/socle/setuid-audit.txt").exists
+
+
+def test_reimage_client_ready(host):
+    if not host.file("/usr/local/sbin/socle-slot").exists:
+        pytest.skip("no reimage_client role in this master")
+    assert host.file("/etc/socle/keys/masters.asc").contains("BEGIN PGP PUBLIC KEY BLOCK")
+    assert host.exists("udp-receiver") and (host.exists("sqv") or host.exists("gpgv"))
+    status = json.loads(host.check_output("socle-slot status"))
+    assert status["active"] in {"A", "B"}
+
+
+def test_image_cache_ready(host):
+    if not host.file("/etc/nginx/sites-available/socle-images").exists:
+        pytest.skip("no image_cache role in this master")
+    assert host.exists("udp-sender")
+    assert host.file("/etc/nginx/sites-enabled/socle-images").is_symlink
+    assert host.run("nginx -t").rc == 0
+    assert host.service("nginx").is_enabled

@@ -33,11 +33,13 @@ def test_bad_input_is_one_clear_line_and_a_hint(args, expected):
     assert "Traceback" not in proc.stderr + proc.stdout
 
 
-@pytest.mark.parametrize(("task", "issue"), [("reimage", 7)])
-def test_tasks_of_later_issues_say_so_and_fail(task, issue):
-    proc = run_invoke(task)
-    assert proc.returncode == 3
-    assert f"not implemented yet (tracked in issue #{issue})" in proc.stderr
+def test_reimage_needs_a_salle_and_knows_its_inventory(tmp_path):
+    proc = run_invoke("reimage")
+    assert proc.returncode == 2 and "--etab UAI --salle ROOM" in proc.stderr
+    proc = run_invoke("reimage", "--etab", "0671000Y", "--salle", "NOPE")
+    assert proc.returncode == 2 and "no salle 'NOPE'" in proc.stderr and "S101" in proc.stderr
+    proc = run_invoke("reimage", "--etab", "0671000Y", "--salle", "S101", "--reboot", "later")
+    assert proc.returncode == 2 and "unknown --reboot 'later'" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_unknown_option_is_refused_by_invoke():

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Reimage a room of N postes on a rate-limited link, multicast versus unicast HTTP.
+
+    python benchmarks/reimage_room.py [--sizes 1,10,30] [--rate-mbit 200] [--http-sizes 1,10]
+
+Builds (if missing) the `ci` and `ci-serveur` masters in dist/, then for each N: a podman
+network with one serveur container and N poste containers; the serveur's egress is limited with
+tc (tbf, inside its network namespace); `invoke reimage --force --reboot no` sends the signed ci
+master to the room. The room's transfer time is the slowest poste's receive time (signature,
+transfer, sha256 of what it wrote, switch), as socle-slot measured it; the floor is
+image size ÷ link rate. Prints the ratio (goal ≤ 1.2 for 30 postes by multicast; unicast HTTP is
+about N×). Patch releases (bytes moved ÷ bytes changed) are not measured: deltas are not
+implemented yet, a new master moves the whole image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import yaml  # noqa: E402
+
+from socle import inventory_tools, masters  # noqa: E402
+
+BIN = Path(sys.executable).parent
+NETWORK = "socle-reimage-bench"
+SERVEUR = "bench-rsrv"
+
+
+def sh(*cmd: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+    if check and proc.returncode:
+        sys.exit(f"failed: {' '.join(cmd)}\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    return proc
+
+
+def newest(profile: str) -> Path:
+    year = masters.resolve_year(None)
+    root = masters.dist_dir() / "masters" / year / profile
+    found = sorted(root.glob("*/manifest.json")) if root.is_dir() else []
+    if not found:
+        sh(str(BIN / "invoke"), "build-master", "--profile", profile)
+        found = sorted(root.glob("*/manifest.json"))
+    return max(found, key=lambda p: int(p.parent.name.rsplit(".", 1)[1])).parent
+
+
+def cleanup(postes: list[str]) -> None:
+    for name in [SERVEUR, *postes]:
+        sh("podman", "rm", "-f", "-t", "0", name, check=False)
+    sh("podman", "network", "rm", "-f", NETWORK, check=False)
+
+
+def room(n: int, rate_mbit: int, tmp: Path) -> tuple[Path, list[str], str]:
+    postes = [f"bench-rp{i:02d}" for i in range(1, n + 1)]
+    cleanup(postes)
+    year = masters.resolve_year(None)
+    sh("podman", "network", "create", NETWORK)
+    sh("podman", "run", "-d", "--name", SERVEUR, "--network", NETWORK, f"localhost/socle/ci-serveur:{year}.0")
+    for name in postes:
+        sh("podman", "run", "-d", "--name", name, "--hostname", name, "--network", NETWORK,
+           f"localhost/socle/ci:{year}.0")  # fmt: skip
+    pid = sh("podman", "inspect", "-f", "{{.State.Pid}}", SERVEUR).stdout.strip()
+    sh("nsenter", "-t", pid, "-n", "tc", "qdisc", "replace", "dev", "eth0", "root", "tbf", "rate",
+       f"{rate_mbit}mbit", "burst", "256kb", "latency", "50ms")  # fmt: skip
+    address = sh("podman", "inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{NETWORK}").IPAddress}}}}',
+                 SERVEUR).stdout.strip()  # fmt: skip
+    region = tmp / f"region-{n}"
+    inventory_tools.generate(region, etabs=1, postes=n, seed=9)
+    path = next((region / "etablissements").glob("*.yaml"))
+    school = yaml.safe_load(path.read_text())
+    school["serveurs"] = [{"hostname": SERVEUR, "role": "serveur", "ip": address}]
+    school["salles"] = [{"id": "BENCH", "usage": "salle informatique", "disciplines": ["nsi-snt"], "profile": "ci",
+                         "postes": [{"hostname": h, "ip": "dhcp"} for h in postes]}]  # fmt: skip
+    path.write_text(inventory_tools.render(school))
+    (region / "group_vars").mkdir()
+    # pace udp-sender just under the link so that tbf does not drop (and retransmit) its packets
+    (region / "group_vars" / "all.yml").write_text(
+        "ansible_connection: podman_pipe\nansible_python_interpreter: /usr/bin/python3\n"
+        f"socle_reimage_sender_options: --max-bitrate {int(rate_mbit * 0.95)}m\n"
+    )
+    (region / "host_vars").mkdir()
+    (region / "host_vars" / f"{SERVEUR}.yml").write_text(f"ansible_host: {SERVEUR}\n")
+    time.sleep(5)  # systemd in the containers
+    return region, postes, school["uai"]
+
+
+def run(region: Path, uai: str, tmp: Path, label: str, *extra: str) -> dict:
+    report = tmp / label
+    start = time.monotonic()
+    sh(str(BIN / "invoke"), "reimage", "--etab", uai, "--salle", "BENCH", "--reboot", "no", "--force",
+       "--inventory", str(region), "--report", str(report), *extra, check=False)  # fmt: skip
+    total = time.monotonic() - start
+    record = json.loads((report / "record.json").read_text())
+    done = [p for p in record["postes"] if p["status"] == "done"]
+    return {"total": total, "done": len(done), "postes": len(record["postes"]),
+            "slowest": max((p["seconds"] for p in done), default=float("nan")),
+            "methods": sorted({p["method"] for p in done})}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1,10,30")
+    parser.add_argument("--http-sizes", default="1,10")
+    parser.add_argument("--rate-mbit", type=int, default=200)
+    args = parser.parse_args()
+    image = newest("ci") / "rootfs.squashfs"
+    newest("ci-serveur")
+    size = image.stat().st_size
+    floor = size * 8 / (args.rate_mbit * 1e6)
+    print(f"image {size / 1e6:.1f} MB, link {args.rate_mbit} Mbit/s: floor {floor:.1f} s per copy")
+    print(f"{'postes':>6} {'mode':>9} {'done':>5} {'slowest s':>9} {'÷ floor':>8} {'command s':>9}")
+    sizes = sorted({int(x) for x in args.sizes.split(",")} | {int(x) for x in args.http_sizes.split(",")})
+    with tempfile.TemporaryDirectory(prefix="socle-reimage-bench-") as scratch:
+        tmp = Path(scratch)
+        for n in sizes:
+            region, postes, uai = room(n, args.rate_mbit, tmp)
+            try:
+                modes = [("multicast", ())] if str(n) in args.sizes.split(",") else []
+                if str(n) in args.http_sizes.split(","):
+                    modes.append(("http", ("--no-multicast",)))
+                for mode, extra in modes:
+                    r = run(region, uai, tmp, f"{mode}-{n}", *extra)
+                    print(f"{n:>6} {mode:>9} {r['done']:>2}/{r['postes']:<2} {r['slowest']:>9.1f} "
+                          f"{r['slowest'] / floor:>8.2f} {r['total']:>9.1f}  {','.join(r['methods'])}")  # fmt: skip
+            finally:
+                cleanup(postes)
+    print("goal: multicast ÷ floor ≤ 1.2 for 30 postes; http grows with N (one copy per poste)")
+
+
+if __name__ == "__main__":
+    main()

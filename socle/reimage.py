@@ -1,0 +1,218 @@
+"""Reimage a salle (curative maintenance, issue #7): every poste back to the current master.
+
+The controller finds the salle, its lycée serveur and the newest signed master of the salle's
+profile, runs playbooks/reimage.yml (stage on the serveur, wake the postes, multicast with HTTP
+fallback, verify, switch), then prints one row per poste and writes the intervention record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from socle import ROOT, conformity, inventory, masters
+from socle.errors import SocleError
+
+REBOOT_CHOICES = ("now", "end-of-period", "no")
+SIGNED_FILES = ("rootfs.squashfs", "SHA256SUMS", "SHA256SUMS.asc")
+
+
+@dataclass
+class Salle:
+    uai: str
+    school: str
+    salle: str
+    profile: str
+    postes: list[str]
+    serveur: str
+    serveur_address: str
+
+
+@dataclass
+class PosteOutcome:
+    host: str
+    status: str  # done | already current | reset scheduled | refused | unreachable | failed
+    detail: str = ""
+    method: str = ""
+    seconds: float | None = None
+    bytes: int | None = None
+
+
+def find_salle(region: Path, etab: str, salle: str) -> Salle:
+    schools = {s["uai"]: s for s in inventory.fast_load(region)}
+    school = schools.get(etab) or schools.get(etab.upper())
+    if school is None:
+        raise SocleError(f"no établissement {etab} in {region}", hint="check the UAI (7 digits + letter)")
+    rooms = {str(r["id"]): r for r in school.get("salles") or []}
+    room = rooms.get(salle)
+    if room is None:
+        raise SocleError(f"no salle '{salle}' in {school['uai']} ({school['name']})",
+                         hint=f"salles: {', '.join(sorted(rooms)) or 'none'}")  # fmt: skip
+    if room["profile"] == "poste-windows":
+        raise SocleError(f"salle {salle} has Windows postes", hint="Windows reimage is not in this command yet")
+    serveurs = school.get("serveurs") or []
+    if not serveurs:
+        raise SocleError(f"{school['uai']} has no serveur to distribute the image",
+                         where=school.get("__file__"), hint="add the lycée serveur under 'serveurs:'")  # fmt: skip
+    srv = serveurs[0]
+    address = srv["ip"] if srv.get("ip") not in (None, "dhcp") else srv["hostname"]
+    postes = [p["hostname"] for p in room["postes"]]
+    return Salle(school["uai"], school["name"], salle, room["profile"], postes, srv["hostname"], address)
+
+
+def master_source(profile: str, year: str | None = None) -> tuple[dict[str, Any], Path]:
+    year = masters.resolve_year(year)
+    manifest = conformity.reference_manifest(profile, year)
+    if manifest is None:
+        raise SocleError(f"no published master of profile {profile} for {year}",
+                         hint=f"invoke build-master --profile {profile} --year {year}")  # fmt: skip
+    folder = masters.dist_dir() / "masters" / year / profile / manifest["version"]
+    missing = [f for f in SIGNED_FILES if not (folder / f).exists()]
+    if missing:
+        raise SocleError(f"master {manifest['version']} has no {', '.join(missing)}", where=str(folder),
+                         hint="rebuild it (squashfs artefact and signature are needed to reimage)")  # fmt: skip
+    return manifest, folder
+
+
+def end_of_period(now: dt.datetime) -> str:
+    """French class periods end on the hour (55 min + break): reboot at the next full hour."""
+    return f"{(now + dt.timedelta(hours=1)).hour:02d}:00"
+
+
+def run(
+    *, etab: str, salle: str, reset: bool = False, force: bool = False, reboot: str = "now",
+    multicast: bool = True, region: Path | None = None, report: Path | None = None,
+    extra_vars: dict[str, Any] | None = None, forks: int = 50,
+) -> tuple[list[PosteOutcome], Path]:  # fmt: skip
+    if reboot not in REBOOT_CHOICES:
+        raise SocleError(f"unknown --reboot '{reboot}'", hint=f"use one of: {', '.join(REBOOT_CHOICES)}")
+    region = region or inventory.DEFAULT_REGION
+    room = find_salle(region, etab, salle)
+    started = dt.datetime.now(dt.UTC)
+    run_id = started.strftime("%Y%m%dT%H%M%SZ")
+    report = report or ROOT / "reports" / "reimage" / run_id
+    raw = report / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    if reset:
+        playbook, manifest = ROOT / "playbooks" / "reset.yml", None
+        extra: dict[str, Any] = {
+            "socle_reimage_serveur": room.serveur,
+            "socle_reimage_postes": ",".join(room.postes),
+            "socle_reimage_reboot": reboot,
+            "socle_reimage_reboot_at": end_of_period(dt.datetime.now()),
+        }
+    else:
+        manifest, folder = master_source(room.profile)
+        rel = f"{manifest['school_year']}/{room.profile}/{manifest['version']}"
+        playbook = ROOT / "playbooks" / "reimage.yml"
+        extra = {
+            "socle_reimage_serveur": room.serveur,
+            "socle_reimage_postes": ",".join(room.postes),
+            "socle_reimage_source": str(folder),
+            "socle_reimage_rel": rel,
+            "socle_reimage_version": manifest["version"],
+            "socle_reimage_base_url": f"http://{room.serveur_address}/socle/masters/{rel}",
+            "socle_reimage_force": force,
+            "socle_reimage_multicast": multicast,
+            "socle_reimage_port": 9000,
+            "socle_reimage_interface": "eth0",
+            "socle_reimage_multicast_wait": 20,
+            "socle_reimage_session_timeout": 1800,
+            "socle_reimage_sender_options": "",
+            "socle_reimage_reboot": reboot,
+            "socle_reimage_reboot_at": end_of_period(dt.datetime.now()),
+        }
+    extra.update(extra_vars or {})
+    (report / "extra-vars.json").write_text(json.dumps(extra, indent=2))
+    env = {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_CALLBACKS_ENABLED": "socle_snapshots",
+        "SOCLE_CONFORMITY_RAW": str(raw),
+        "ANSIBLE_FORKS": str(max(forks, len(room.postes) + 1)),  # one multicast session: every poste at once
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    log = report / "ansible.log"
+    what = "reset" if reset else f"reimage to {manifest['version']}"  # type: ignore[index]
+    t0 = time.monotonic()
+    with log.open("w") as fh, Console(stderr=True).status(f"{what}: salle {salle} of {room.uai}, "
+                                                          f"{len(room.postes)} postes (log: {log})"):  # fmt: skip
+        rc = subprocess.run(
+            ["ansible-playbook", "-i", str(region), "-e", f"@{report / 'extra-vars.json'}", str(playbook)],
+            cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, check=False,
+        ).returncode  # fmt: skip
+    duration = time.monotonic() - t0
+    serveur_raw = _load(raw / f"{room.serveur}.json")
+    outcomes = [_outcome(h, _load(raw / f"{h}.json"), serveur_raw) for h in room.postes]
+    record = {
+        "run": run_id, "operation": "reset" if reset else "reimage", "who": _who(),
+        "started": started.strftime("%Y-%m-%dT%H:%M:%SZ"), "duration_s": round(duration, 1),
+        "uai": room.uai, "school": room.school, "salle": salle, "profile": room.profile,
+        "master": None if manifest is None else manifest["version"], "serveur": room.serveur,
+        "reboot": reboot, "force": force, "multicast": multicast, "ansible_rc": rc,
+        "outcome": "success" if all(o.status in {"done", "already current", "reset scheduled"} for o in outcomes)
+        else "incomplete",
+        "postes": [asdict(o) for o in outcomes],
+    }  # fmt: skip
+    text = json.dumps(record, indent=2, ensure_ascii=False)
+    (report / "record.json").write_text(text + "\n")
+    with (report.parent / "interventions.jsonl").open("a") as fh:  # the input of MTTR and history
+        fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+    return outcomes, report
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _outcome(host: str, raw: dict[str, Any] | None, serveur: dict[str, Any] | None) -> PosteOutcome:
+    if raw is None:
+        if serveur and serveur.get("status") != "ok":
+            return PosteOutcome(host, "failed", f"serveur: {serveur.get('reason', '')[:300]}")
+        return PosteOutcome(host, "failed", "no result (see ansible.log)")
+    if raw.get("status") == "unreachable" or "Wait for the poste" in raw.get("task", ""):
+        return PosteOutcome(host, "unreachable", "no answer, even after Wake-on-LAN")
+    rec = raw.get("record") or {}
+    result = rec.get("result", "failed")
+    if raw.get("status") == "ok" and result in {"done", "already current", "reset scheduled"}:
+        detail = f"slot {rec.get('slot', '')} {rec.get('version', '')}".strip()
+        return PosteOutcome(host, result, detail, rec.get("method", ""), rec.get("seconds"), rec.get("bytes"))
+    status = "refused" if result == "refused" else "failed"
+    return PosteOutcome(host, status, str(rec.get("reason") or raw.get("reason", ""))[:400])
+
+
+def _who() -> str:
+    return os.environ.get("SUDO_USER") or getpass.getuser()
+
+
+STYLE = {"done": "green", "already current": "green", "reset scheduled": "green", "refused": "bold red",
+         "unreachable": "red", "failed": "bold red"}  # fmt: skip
+
+
+def show(outcomes: list[PosteOutcome], report: Path) -> None:
+    console = Console(stderr=True)
+    rec = json.loads((report / "record.json").read_text())
+    title = f"{rec['operation']} {rec['uai']} / {rec['salle']}" + (f" → {rec['master']}" if rec["master"] else "")
+    table = Table(title=f"{title} ({rec['duration_s']} s)")
+    for col in ("poste", "result", "method", "seconds", "detail"):
+        table.add_column(col, overflow="fold")
+    for o in outcomes:
+        table.add_row(o.host, f"[{STYLE[o.status]}]{o.status}[/]", o.method,
+                      "" if o.seconds is None else f"{o.seconds:.1f}", o.detail)  # fmt: skip
+    console.print(table)
+    console.print(f"intervention record: {report}/record.json (and {report.parent}/interventions.jsonl)", markup=False)
+
+
+def failed(outcomes: list[PosteOutcome]) -> bool:
+    return any(o.status in {"refused", "unreachable", "failed"} for o in outcomes)
