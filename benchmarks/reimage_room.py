@@ -3,14 +3,15 @@
 
     python benchmarks/reimage_room.py [--sizes 1,10,30] [--rate-mbit 200] [--http-sizes 1,10]
 
-Builds (if missing) the `ci` and `ci-serveur` masters in dist/, then for each N: a podman
+Builds the `ci` and `ci-serveur` masters in a scratch dist (a few minutes), then for each N: a podman
 network with one serveur container and N poste containers; the serveur's egress is limited with
 tc (tbf, inside its network namespace); `invoke reimage --force --reboot no` sends the signed ci
 master to the room. The room's transfer time is the slowest poste's receive time (signature,
 transfer, sha256 of what it wrote, switch), as socle-slot measured it; the floor is
 image size ÷ link rate. Prints the ratio (goal ≤ 1.2 for 30 postes by multicast; unicast HTTP is
-about N×). Patch releases (bytes moved ÷ bytes changed) are not measured: deltas are not
-implemented yet, a new master moves the whole image.
+about N×). Then a patch release (`build-master --patch`) goes to the largest room: bytes moved
+per poste (casync, seeded by the slot it holds) ÷ bytes changed (the files that differ between
+the two root filesystems); goal ≤ 1.1.
 """
 
 from __future__ import annotations
@@ -44,13 +45,30 @@ def sh(*cmd: str, env: dict[str, str] | None = None, check: bool = True) -> subp
 
 
 def newest(profile: str) -> Path:
-    year = masters.resolve_year(None)
-    root = masters.dist_dir() / "masters" / year / profile
+    root = masters.dist_dir() / "masters" / masters.resolve_year(None) / profile
     found = sorted(root.glob("*/manifest.json")) if root.is_dir() else []
     if not found:
         sh(str(BIN / "invoke"), "build-master", "--profile", profile)
         found = sorted(root.glob("*/manifest.json"))
     return max(found, key=lambda p: int(p.parent.name.rsplit(".", 1)[1])).parent
+
+
+def changed_bytes(old: Path, new: Path, tmp: Path) -> int:
+    """Bytes of the files that are new or differ between two squashfs images."""
+    roots = []
+    for label, image in (("old", old), ("new", new)):
+        target = tmp / f"unsquash-{label}"
+        sh("unsquashfs", "-q", "-n", "-d", str(target), str(image))
+        roots.append(target)
+    total = 0
+    for path in roots[1].rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            before = roots[0] / path.relative_to(roots[1])
+            if not before.is_file() or before.read_bytes() != path.read_bytes():
+                total += path.stat().st_size
+    for root in roots:
+        sh("rm", "-rf", str(root))
+    return total
 
 
 def cleanup(postes: list[str]) -> None:
@@ -112,6 +130,13 @@ def main() -> None:
     parser.add_argument("--http-sizes", default="1,10")
     parser.add_argument("--rate-mbit", type=int, default=200)
     args = parser.parse_args()
+    scratch_dist = tempfile.mkdtemp(prefix="socle-reimage-bench-dist-")
+    specs = Path(tempfile.mkdtemp(prefix="socle-reimage-bench-masters-"))
+    year = masters.resolve_year(None)
+    (specs / year).mkdir()
+    for name in ("ci.yaml", "ci-serveur.yaml", "rollout.yml"):
+        (specs / year / name).write_bytes((ROOT / "masters" / year / name).read_bytes())
+    os.environ.update(SOCLE_DIST=scratch_dist, SOCLE_MASTERS_DIR=str(specs))
     image = newest("ci") / "rootfs.squashfs"
     newest("ci-serveur")
     size = image.stat().st_size
@@ -131,9 +156,29 @@ def main() -> None:
                     r = run(region, uai, tmp, f"{mode}-{n}", *extra)
                     print(f"{n:>6} {mode:>9} {r['done']:>2}/{r['postes']:<2} {r['slowest']:>9.1f} "
                           f"{r['slowest'] / floor:>8.2f} {r['total']:>9.1f}  {','.join(r['methods'])}")  # fmt: skip
+                if n == max(sizes):
+                    patch_release(region, uai, tmp, image)
             finally:
                 cleanup(postes)
     print("goal: multicast ÷ floor ≤ 1.2 for 30 postes; http grows with N (one copy per poste)")
+
+
+def patch_release(region: Path, uai: str, tmp: Path, previous: Path) -> None:
+    sh(str(BIN / "invoke"), "build-master", "--profile", "ci", "--patch")
+    release = newest("ci") / "rootfs.squashfs"
+    changed = changed_bytes(previous, release, tmp)
+    report = tmp / "patch-release"
+    sh(str(BIN / "invoke"), "reimage", "--etab", uai, "--salle", "BENCH", "--reboot", "no", "--inventory",
+       str(region), "--report", str(report), check=False)  # fmt: skip
+    postes = json.loads((report / "record.json").read_text())["postes"]
+    moved = [p["bytes"] for p in postes if p["status"] == "done" and p["method"] == "delta"]
+    if not moved:
+        print(f"patch release: no delta ({sorted({p['method'] or p['status'] for p in postes})})")
+        return
+    mean = sum(moved) / len(moved)
+    print(f"patch release {release.parent.name}: {changed / 1e6:.2f} MB of files changed; {len(moved)} postes "
+          f"by delta, {mean / 1e6:.2f} MB moved each: {mean / max(changed, 1):.2f}× (goal ≤ 1.1), "
+          f"{mean / release.stat().st_size:.1%} of the image")  # fmt: skip
 
 
 if __name__ == "__main__":

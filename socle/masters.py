@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -560,6 +561,13 @@ def _export(ctx: BuildContext, image: str) -> dict[str, str]:
                 env={"SOURCE_DATE_EPOCH": str(ctx.source_date_epoch)},
             )
             produced["rootfs.squashfs"] = target.name
+            # chunk index for patch releases: a poste holding an older image fetches only the
+            # chunks it lacks (casync, content-defined chunking); the lycée serveur rebuilds the
+            # chunk store from the squashfs and checks that its index matches this signed one
+            with tempfile.TemporaryDirectory(prefix="socle-castr-") as store:
+                run(["casync", "make", f"--store={store}", str(out_dir / "rootfs.caibx"), str(target)],
+                    what="casync make (chunk index)")  # fmt: skip
+            produced["rootfs.caibx"] = "rootfs.caibx"
         if arts.get("kernel"):
             boot = Path(mount) / "boot"
             kernels = sorted(boot.glob("vmlinuz-*"))

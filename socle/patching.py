@@ -32,6 +32,8 @@ class SchoolPlan:
     next_window: dt.datetime | None
     serveur_hosts: list[str]
     windows_hosts: list[str]
+    #: image-based Linux salles: room id -> postes (they take the master's patch release by reimage)
+    linux_salles: dict[str, list[str]]
 
 
 def rollout(year: str) -> dict[str, Any]:
@@ -107,6 +109,8 @@ def plan(
                 s["uai"], s["name"], str(s["wave"]), s["zone"], len(s.get("serveurs") or []),
                 sum(len(r["postes"]) for r in salles if r["profile"] != "poste-windows"), len(windows),
                 decision, nxt, [v["hostname"] for v in s.get("serveurs") or []], windows,
+                {str(r["id"]): [p["hostname"] for p in r["postes"]] for r in salles
+                 if r["profile"] != "poste-windows" and r["postes"]},
             )
         )  # fmt: skip
     if not out:
@@ -238,27 +242,54 @@ def apply(
     for s in p.schools:
         if not s.decision.allowed:
             why = f"window closed ({s.decision.reason}); next {s.next_window:%a %d/%m %H:%M}"
+            linux = [h for hosts in s.linux_salles.values() for h in hosts]
             outcomes += [HostOutcome(h, s.uai, k, "deferred", why)
-                         for k, hosts in (("serveur", s.serveur_hosts), ("poste-windows", s.windows_hosts))
+                         for k, hosts in (("serveur", s.serveur_hosts), ("poste-windows", s.windows_hosts),
+                                          ("poste-linux", linux))
                          for h in hosts]  # fmt: skip
             continue
         outcomes += [_outcome(h, s.uai, "serveur", raws.get(h), stopped, reboot_allowed) for h in s.serveur_hosts]
         outcomes += [_outcome(h, s.uai, "poste-windows", raws.get(h), stopped, reboot_allowed) for h in s.windows_hosts]
-    linux_postes = sum(s.postes_linux for s in open_schools)
+    # image-based Linux postes: the newest master of their profile (the patch release), by reimage,
+    # once the serveurs are healthy (the serveur distributes the image)
+    for s in open_schools:
+        for salle, hosts in s.linux_salles.items():
+            if stopped:
+                outcomes += [HostOutcome(h, s.uai, "poste-linux", "not started", "wave stopped") for h in hosts]
+            else:
+                outcomes += _reimage_salle(s.uai, salle, hosts, region, report)
     record = {
         "run": run_id, "scope": scope, "who": _who(), "started": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "finished": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "moment_local": p.moment.isoformat(timespec="minutes"), "forced_now": forced,
         "gates": p.gates, "settings": p.settings, "reboot_allowed": reboot_allowed, "wave_stopped": stopped,
         "ansible_rc": rc,
-        "linux_postes": {"count": linux_postes, "status": "deferred",
-                         "detail": "image-based postes take the master's next patch release through reimage "
-                                   "(build-master --patch, then invoke reimage; issue #7)"},
         "hosts": [o.__dict__ for o in outcomes],
     }  # fmt: skip
     (report / "run.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     (report / "junit.xml").write_text(_junit(run_id, outcomes))
     return outcomes, report
+
+
+_FROM_REIMAGE = {"done": "patched", "already current": "current", "unreachable": "unreachable"}
+
+
+def _reimage_salle(uai: str, salle: str, hosts: list[str], region: Path, report: Path) -> list[HostOutcome]:
+    """The patch release goes into each poste's inactive slot; the poste boots it at its next start
+    (postes are switched off every evening), so preventive patching never reboots a classroom."""
+    from socle import reimage
+
+    try:
+        results, _ = reimage.run(etab=uai, salle=salle, reboot="no", region=region,
+                                 report=report / "reimage" / f"{uai}-{salle}")  # fmt: skip
+    except SocleError as exc:
+        return [HostOutcome(h, uai, "poste-linux", "failed", f"salle {salle}: {exc.message}") for h in hosts]
+    return [
+        HostOutcome(r.host, uai, "poste-linux", _FROM_REIMAGE.get(r.status, "failed"),
+                    f"salle {salle}: {r.detail}" + (f" ({r.method})" if r.method else ""), None,
+                    "new master at next boot" if r.status == "done" else "")
+        for r in results
+    ]  # fmt: skip
 
 
 def _junit(run_id: str, outcomes: list[HostOutcome]) -> str:
@@ -294,8 +325,6 @@ def show_outcomes(outcomes: list[HostOutcome], report: Path) -> None:
         console.print("the wave stopped: a host failed its health check above max_fail_percentage; "
                       "rollback guidance is in its result and in /var/lib/socle/rollback-<run>.txt on it",
                       style="bold red", markup=False)  # fmt: skip
-    if run["linux_postes"]["count"]:
-        console.print(f"{run['linux_postes']['count']} Linux poste(s): {run['linux_postes']['detail']}", markup=False)
     console.print(f"run record: {report}/run.json, junit.xml, ansible.log", markup=False)
 
 

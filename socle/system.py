@@ -30,6 +30,7 @@ SYSTEM_PACKAGES: dict[str, str] = {
     "mmdebstrap": "Debian root filesystems for masters and test images",
     "squashfs-tools": "compressed master root images",
     "zstd": "compression of masters",
+    "casync": "chunk index of masters (patch releases move only the chunks a poste lacks)",
     "git": "catalogue revision in manifests, catalogue diff",
     "lynis": "master verification (security audit score)",
     "openscap-scanner": "master verification (OpenSCAP)",
@@ -41,7 +42,7 @@ SYSTEM_PACKAGES: dict[str, str] = {
 }
 
 #: Commands that must exist once the packages are installed.
-REQUIRED_COMMANDS = {"podman": "podman", "mmdebstrap": "mmdebstrap", "mksquashfs": "squashfs-tools"}
+REQUIRED_COMMANDS = {"podman": "podman", "mmdebstrap": "mmdebstrap", "mksquashfs": "squashfs-tools", "casync": "casync"}
 
 CONTAINERS_CONF = Path(os.environ.get("SOCLE_CONTAINERS_CONF", "/etc/containers/containers.conf"))
 CONTAINERS_CONF_TEXT = """\

@@ -158,8 +158,7 @@ def serveurs(ci_master: CiMaster, tmp_path_factory):
     for path, hosts in zip(schools, (SERVEURS[:2], SERVEURS[2:]), strict=True):
         school = yaml.safe_load(path.read_text())
         school["wave"] = "pilot"
-        # Linux postes only (listed as deferred: they take patch releases through reimage)
-        school["salles"] = [r for r in school["salles"] if r["profile"] != "poste-windows"]
+        school["salles"] = []  # serveurs only here; postes take patch releases by reimage (test_reimage.py)
         school["serveurs"] = [{"hostname": h, "role": "serveur", "ip": "dhcp"} for h in hosts]
         path.write_text(inventory_tools.render(school))
     (region / "group_vars").mkdir()
@@ -199,7 +198,6 @@ def test_failing_health_check_stops_the_wave_and_a_second_run_finishes_it(serveu
     assert "apt-get install --allow-downgrades socle-sonde=1.0" in hosts[b]["detail"]
     assert hosts[c]["status"] == hosts[d]["status"] == "not started"
     assert run["wave_stopped"] and run["who"] and run["scope"] == "wave pilot"
-    assert run["linux_postes"]["status"] == "deferred"
     # on the hosts: security update only, the wave really stopped, guidance on the failed serveur
     assert installed(a, "socle-sonde") == "1.1" and installed(a, "socle-outil") == "1.0"
     assert installed(c, "socle-sonde") == installed(d, "socle-sonde") == "1.0"

@@ -144,7 +144,7 @@ def test_a_tampered_image_or_signature_is_refused(room):
     ):
         bad = f"/srv/socle/masters/tampered-{name}"
         sh(SERVEUR, f"rm -rf {bad} && cp -r {cache} {bad} && cd {bad} && {damage}")
-        rc, out = slot_json(poste, "receive", "--version", "tampered", "--force",
+        rc, out = slot_json(poste, "receive", "--version", "tampered", "--force", "--no-delta",
                             "--base-url", f"http://{room['address']}/socle/masters/tampered-{name}")  # fmt: skip
         assert rc == 3 and out["result"] == "refused", out
         expected = "does not match SHA256SUMS" if name == "image" else "signature of SHA256SUMS does not verify"
@@ -158,13 +158,13 @@ def test_a_transfer_killed_midway_leaves_the_active_slot_and_resumes(room):
     before = slot_json(poste, "status")[1]
     url = f"http://{room['address']}/socle/masters/{room['version'][:9]}/ci/{room['version']}"
     # HTTP is capped at 25 MB/s: after one second the image is far from complete
-    sh(poste, f"timeout -s KILL 1 /usr/local/sbin/socle-slot receive --version again --force --base-url {url}",
-       check=False)  # fmt: skip
+    sh(poste, f"timeout -s KILL 1 /usr/local/sbin/socle-slot receive --version again --force --no-delta "
+       f"--base-url {url}", check=False)  # fmt: skip
     middle = slot_json(poste, "status")[1]
     target = "A" if before["active"] == "B" else "B"
     assert 0 < middle["slots"][target]["partial_bytes"] < (room["master"] / "rootfs.squashfs").stat().st_size
     assert middle["active"] == before["active"] and middle["boot_entry"] == before["boot_entry"]
-    rc, out = slot_json(poste, "receive", "--version", "again", "--force", "--base-url", url)
+    rc, out = slot_json(poste, "receive", "--version", "again", "--force", "--no-delta", "--base-url", url)
     assert rc == 0 and out["result"] == "done" and out["method"] == "http", out
     assert out["bytes"] < (room["master"] / "rootfs.squashfs").stat().st_size  # resumed, not restarted
     assert slot_json(poste, "status")[1]["active"] == target
@@ -177,3 +177,29 @@ def test_reset_schedules_a_pristine_boot(room, tmp_path):
     record = json.loads((tmp_path / "reset" / "record.json").read_text())
     assert {p["status"] for p in record["postes"]} == {"reset scheduled"}
     assert "set socle_overlay=wipe" in sh(POSTES[2], "cat /boot/socle/slot.cfg").stdout
+
+
+def test_a_patch_release_reaches_the_room_through_reimage(room, ci_master: CiMaster, tmp_path):
+    """invoke patch: the serveur takes its security updates, then the salle takes the master's patch release."""
+    # the test serveur has no apt source: nothing leaves the test network (no pending update)
+    sh(SERVEUR, "rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*")
+    proc = build_ci(ci_master.masters_dir, room["dist"], "--patch")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    release = max(room["dist"].glob("masters/2026-2027/ci/*/manifest.json"),
+                  key=lambda p: int(p.parent.name.rsplit(".", 1)[1]))  # fmt: skip
+    version = json.loads(release.read_text())["version"]
+    assert version != room["version"]
+    report = tmp_path / "patch"
+    proc = run_invoke("patch", "--etab", room["uai"], "--now", "--inventory", str(room["region"]), "--report",
+                      str(report), env={"SOCLE_DIST": str(room["dist"])}, timeout=1200)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    hosts = {h["host"]: h for h in json.loads((report / "run.json").read_text())["hosts"]}
+    assert hosts[SERVEUR]["status"] == "current"
+    assert all(hosts[p]["status"] == "patched" and hosts[p]["kind"] == "poste-linux" for p in POSTES), hosts
+    # only the chunks the postes lacked moved (casync, seeded by their slots)
+    record = json.loads(next((report / "reimage").glob("*/record.json")).read_text())
+    size = (release.parent / "rootfs.squashfs").stat().st_size
+    assert all(p["method"] == "delta" and p["bytes"] < size / 2 for p in record["postes"]), record["postes"]
+    for poste in POSTES:
+        status = slot_json(poste, "status")[1]
+        assert status["slots"][status["active"]]["version"] == version
