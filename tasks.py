@@ -47,13 +47,14 @@ def build_master(c, profile="poste-linux", year="", update_lock=False, patch=Fal
         "force": "rewrite postes already on the current master",
         "reboot": "now (default), end-of-period (next full hour) or no (next boot)",
         "no_multicast": "HTTP only (networks without multicast)",
+        "full": "move the whole image even where a poste holds an older one (no casync delta)",
         "inventory": "région folder (default: inventories/grand-est)",
         "report": "intervention record folder (default: reports/reimage/<time>)",
     }
 )
 @guarded
-def reimage(c, etab="", salle="", reset=False, force=False, reboot="now", no_multicast=False, inventory="",
-            report=""):  # fmt: skip
+def reimage(c, etab="", salle="", reset=False, force=False, reboot="now", no_multicast=False, full=False,
+            inventory="", report=""):  # fmt: skip
     """Restore every poste of a salle to the current master (multicast, HTTP fallback, verified, atomic)."""
     from pathlib import Path
 
@@ -63,7 +64,7 @@ def reimage(c, etab="", salle="", reset=False, force=False, reboot="now", no_mul
     if not etab or not salle:
         raise SocleError("say which salle: --etab UAI --salle ROOM", hint="invoke reimage --etab 0671000Y --salle S101")
     outcomes, out = op.run(
-        etab=etab, salle=salle, reset=reset, force=force, reboot=reboot, multicast=not no_multicast,
+        etab=etab, salle=salle, reset=reset, force=force, reboot=reboot, multicast=not no_multicast, full=full,
         region=Path(inventory) if inventory else None, report=Path(report) if report else None,
     )  # fmt: skip
     op.show(outcomes, out)

@@ -114,7 +114,7 @@ def room(n: int, rate_mbit: int, tmp: Path) -> tuple[Path, list[str], str]:
 def run(region: Path, uai: str, tmp: Path, label: str, *extra: str) -> dict:
     report = tmp / label
     start = time.monotonic()
-    sh(str(BIN / "invoke"), "reimage", "--etab", uai, "--salle", "BENCH", "--reboot", "no", "--force",
+    sh(str(BIN / "invoke"), "reimage", "--etab", uai, "--salle", "BENCH", "--reboot", "no", "--force", "--full",
        "--inventory", str(region), "--report", str(report), *extra, check=False)  # fmt: skip
     total = time.monotonic() - start
     record = json.loads((report / "record.json").read_text())

@@ -11,8 +11,6 @@ import datetime as dt
 import json
 import os
 import statistics
-import subprocess
-import sys
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -23,7 +21,7 @@ import sqlalchemy as sa
 import yaml
 from rich.console import Console
 
-from socle import ROOT, catalogue, inventory, masters
+from socle import ROOT, catalogue, inventory, masters, proc
 from socle.errors import SocleError
 
 HARDENING_DEFAULTS = ROOT / "roles" / "hardening" / "defaults" / "main.yml"
@@ -204,22 +202,10 @@ def collect(region: Path, hosts: list[str], raw_dir: Path, *, forks: int = 50) -
     raw_dir.mkdir(parents=True, exist_ok=True)
     limit = raw_dir.parent / "limit.txt"
     limit.write_text("\n".join(hosts) + "\n")
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_CALLBACKS_ENABLED": "socle_snapshots",
-        "SOCLE_CONFORMITY_RAW": str(raw_dir),
-        "ANSIBLE_FORKS": str(forks),
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.null" if os.environ.get("CI") else "ansible.builtin.default",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
     log = raw_dir.parent / "ansible.log"
-    console = Console(stderr=True)
-    with log.open("w") as fh, console.status(f"collecting {len(hosts)} host(s) (log: {log})"):
-        subprocess.run(
-            ["ansible-playbook", "-i", str(region), "--limit", f"@{limit}", str(ROOT / "playbooks" / "conformity.yml")],
-            cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, check=False,
-        )  # fmt: skip
+    with Console(stderr=True).status(f"collecting {len(hosts)} host(s) (log: {log})"):
+        proc.playbook(ROOT / "playbooks" / "conformity.yml", region, results=raw_dir, log=log, forks=forks,
+                      args=["--limit", f"@{limit}"], quiet=bool(os.environ.get("CI")))  # fmt: skip
 
 
 def run(

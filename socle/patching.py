@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from socle import ROOT, inventory, maintenance, masters
+from socle import ROOT, conformity, inventory, maintenance, masters, proc
 from socle.errors import SocleError
 from socle.yamlio import load
 
@@ -34,6 +32,8 @@ class SchoolPlan:
     windows_hosts: list[str]
     #: image-based Linux salles: room id -> postes (they take the master's patch release by reimage)
     linux_salles: dict[str, list[str]]
+    #: room id -> master profile of the salle
+    salle_profiles: dict[str, str]
 
 
 def rollout(year: str) -> dict[str, Any]:
@@ -111,6 +111,7 @@ def plan(
                 decision, nxt, [v["hostname"] for v in s.get("serveurs") or []], windows,
                 {str(r["id"]): [p["hostname"] for p in r["postes"]] for r in salles
                  if r["profile"] != "poste-windows" and r["postes"]},
+                {str(r["id"]): r["profile"] for r in salles},
             )
         )  # fmt: skip
     if not out:
@@ -134,12 +135,47 @@ def show(p: Plan) -> None:
     console.print(table)
     for gate in gates:
         console.print(gate, markup=False)
-    console.print(
-        "updates: serveurs take the security updates of their apt cache; Linux postes take the next patch "
-        "release of their master (build-master --patch) through reimage; Windows postes: "
-        + ", ".join(cfg["windows_update_categories"]),
-        markup=False,
-    )
+    updates = Table(title="updates")
+    for col in ("target", "kind", "what it takes"):
+        updates.add_column(col, overflow="fold")
+    for row in pending_updates(p):
+        updates.add_row(*row)
+    console.print(updates)
+
+
+def pending_updates(p: Plan, report_root: Path | None = None) -> list[tuple[str, str, str]]:
+    """What each target would take, without contacting any host: serveurs, the security updates the
+    newest nightly conformity check saw pending; Linux salles, the newest master of their profile."""
+    root = report_root or ROOT / "reports" / "conformity"
+    reports = sorted(root.glob("*/summary.json"), key=lambda f: f.stat().st_mtime) if root.is_dir() else []
+    newest = reports[-1].parent if reports else None
+    year = masters.resolve_year(masters.school_year_of(p.moment.date()))
+    rows = []
+    for s in p.schools:
+        for host in s.serveur_hosts:
+            raw = newest / "raw" / f"{host}.json" if newest else None
+            snap = (json.loads(raw.read_text()).get("snapshot") or {}) if raw and raw.exists() else {}
+            pending = (snap.get("updates") or {}).get("security")
+            if pending is None:
+                what = "its pending security updates (not known: no nightly conformity result for it)"
+            else:
+                names = ", ".join(pending[:12]) + (" …" if len(pending) > 12 else "") if pending else "none"
+                what = f"{len(pending)} security update(s) pending at the last nightly check: {names}"
+            rows.append((host, "serveur", what))
+        for salle, hosts in s.linux_salles.items():
+            profile = s.salle_profiles[salle]
+            manifest = conformity.reference_manifest(profile, year)
+            if manifest is None:
+                what = f"no published {profile} master: build it first (invoke build-master --profile {profile})"
+            else:
+                changes = manifest.get("patched") or {}
+                listed = ", ".join(f"{k} {v[0]} → {v[1]}" for k, v in list(changes.items())[:8])
+                what = f"master {manifest['version']}" + (f" (patch release: {listed})" if changes else "")
+            rows.append((f"{s.uai} {salle} ({len(hosts)} postes)", "poste-linux", what))
+        if s.windows_hosts:
+            rows.append((f"{s.uai} ({len(s.windows_hosts)} postes)", "poste-windows",
+                         "Windows Update: " + ", ".join(p.settings["windows_update_categories"])))  # fmt: skip
+    return rows
 
 
 @dataclass
@@ -220,22 +256,10 @@ def apply(
     (report / "extra-vars.json").write_text(json.dumps(extra, indent=2))
     rc = 0
     if serveurs or windows:
-        env = {
-            **os.environ,
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "ANSIBLE_CALLBACKS_ENABLED": "socle_snapshots",
-            "SOCLE_CONFORMITY_RAW": str(raw_dir),
-            "ANSIBLE_FORKS": str(forks),
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        }
         log = report / "ansible.log"
-        with log.open("w") as fh, console.status(f"patching {len(serveurs)} serveur(s), {len(windows)} Windows "
-                                                 f"poste(s) (log: {log})"):  # fmt: skip
-            rc = subprocess.run(
-                ["ansible-playbook", "-i", str(region), "-e", f"@{report / 'extra-vars.json'}",
-                 str(ROOT / "playbooks" / "patch.yml")],
-                cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, check=False,
-            ).returncode  # fmt: skip
+        with console.status(f"patching {len(serveurs)} serveur(s), {len(windows)} Windows poste(s) (log: {log})"):
+            rc = proc.playbook(ROOT / "playbooks" / "patch.yml", region, results=raw_dir, log=log, forks=forks,
+                               args=["-e", f"@{report / 'extra-vars.json'}"])  # fmt: skip
     outcomes: list[HostOutcome] = []
     raws = {f.stem: json.loads(f.read_text()) for f in raw_dir.glob("*.json")}
     stopped = rc != 0 and any(r.get("status") == "failed" for r in raws.values())

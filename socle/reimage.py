@@ -11,8 +11,6 @@ import datetime as dt
 import getpass
 import json
 import os
-import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,7 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from socle import ROOT, conformity, inventory, masters
+from socle import ROOT, conformity, inventory, masters, proc
 from socle.errors import SocleError
 
 REBOOT_CHOICES = ("now", "end-of-period", "no")
@@ -92,8 +90,8 @@ def end_of_period(now: dt.datetime) -> str:
 
 def run(
     *, etab: str, salle: str, reset: bool = False, force: bool = False, reboot: str = "now",
-    multicast: bool = True, region: Path | None = None, report: Path | None = None,
-    extra_vars: dict[str, Any] | None = None, forks: int = 50,
+    multicast: bool = True, full: bool = False, region: Path | None = None, report: Path | None = None,
+    forks: int = 50,
 ) -> tuple[list[PosteOutcome], Path]:  # fmt: skip
     if reboot not in REBOOT_CHOICES:
         raise SocleError(f"unknown --reboot '{reboot}'", hint=f"use one of: {', '.join(REBOOT_CHOICES)}")
@@ -124,6 +122,7 @@ def run(
             "socle_reimage_version": manifest["version"],
             "socle_reimage_base_url": f"http://{room.serveur_address}/socle/masters/{rel}",
             "socle_reimage_force": force,
+            "socle_reimage_full": full,
             "socle_reimage_multicast": multicast,
             "socle_reimage_port": 9000,
             "socle_reimage_interface": "eth0",
@@ -133,25 +132,14 @@ def run(
             "socle_reimage_reboot": reboot,
             "socle_reimage_reboot_at": end_of_period(dt.datetime.now()),
         }
-    extra.update(extra_vars or {})
     (report / "extra-vars.json").write_text(json.dumps(extra, indent=2))
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_CALLBACKS_ENABLED": "socle_snapshots",
-        "SOCLE_CONFORMITY_RAW": str(raw),
-        "ANSIBLE_FORKS": str(max(forks, len(room.postes) + 1)),  # one multicast session: every poste at once
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
     log = report / "ansible.log"
     what = "reset" if reset else f"reimage to {manifest['version']}"  # type: ignore[index]
     t0 = time.monotonic()
-    with log.open("w") as fh, Console(stderr=True).status(f"{what}: salle {salle} of {room.uai}, "
-                                                          f"{len(room.postes)} postes (log: {log})"):  # fmt: skip
-        rc = subprocess.run(
-            ["ansible-playbook", "-i", str(region), "-e", f"@{report / 'extra-vars.json'}", str(playbook)],
-            cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, check=False,
-        ).returncode  # fmt: skip
+    with Console(stderr=True).status(f"{what}: salle {salle} of {room.uai}, {len(room.postes)} postes (log: {log})"):
+        # one fork per poste: the whole room joins one multicast session
+        rc = proc.playbook(playbook, region, results=raw, log=log, forks=max(forks, len(room.postes) + 1),
+                           args=["-e", f"@{report / 'extra-vars.json'}"])  # fmt: skip
     duration = time.monotonic() - t0
     serveur_raw = _load(raw / f"{room.serveur}.json")
     outcomes = [_outcome(h, _load(raw / f"{h}.json"), serveur_raw) for h in room.postes]
@@ -160,7 +148,7 @@ def run(
         "started": started.strftime("%Y-%m-%dT%H:%M:%SZ"), "duration_s": round(duration, 1),
         "uai": room.uai, "school": room.school, "salle": salle, "profile": room.profile,
         "master": None if manifest is None else manifest["version"], "serveur": room.serveur,
-        "reboot": reboot, "force": force, "multicast": multicast, "ansible_rc": rc,
+        "reboot": reboot, "force": force, "multicast": multicast, "full": full, "ansible_rc": rc,
         "outcome": "success" if all(o.status in {"done", "already current", "reset scheduled"} for o in outcomes)
         else "incomplete",
         "postes": [asdict(o) for o in outcomes],

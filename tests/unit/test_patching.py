@@ -1,4 +1,5 @@
 import datetime as dt
+import json
 
 import pytest
 
@@ -56,3 +57,18 @@ def test_outcomes_tell_patched_current_failed_and_not_started():
     assert out.status == "failed" and out.reboot == "reboot waits for the next window"
     assert patching._outcome("c", "X", "serveur", None, True, False).status == "not started"
     assert patching._outcome("c", "X", "serveur", None, False, False).status == "unreachable"
+
+
+def test_check_lists_the_updates_each_target_takes(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOCLE_DIST", str(tmp_path / "empty-dist"))
+    report = tmp_path / "conformity" / "20261124T2300Z"
+    (report / "raw").mkdir(parents=True)
+    (report / "summary.json").write_text("{}")
+    snapshot = {"status": "collected", "snapshot": {"updates": {"known": True, "security": ["libssl3t64", "openssl"]}}}
+    (report / "raw" / "srv-0681001u.json").write_text(json.dumps(snapshot))
+    p = patching.plan(etab="0681001U", moment=dt.datetime(2026, 11, 23, 20, 0))
+    rows = {(target, kind): what for target, kind, what in patching.pending_updates(p, tmp_path / "conformity")}
+    assert rows[("srv-0681001u", "serveur")].startswith("2 security update(s) pending") and "openssl" in rows[
+        ("srv-0681001u", "serveur")]  # fmt: skip
+    linux = [what for (target, kind), what in rows.items() if kind == "poste-linux"]
+    assert linux and all("no published poste-linux master" in w for w in linux)
