@@ -134,6 +134,20 @@ def test_a_whole_room_by_multicast_with_a_dead_poste_then_resumed(room, tmp_path
     assert all(by_host[h]["status"] == "already current" for h in alive)
 
 
+def test_a_room_without_multicast_is_served_over_http(room, tmp_path):
+    report = tmp_path / "http"
+    proc = reimage(room, report, "--no-multicast", "--force", "--full")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    postes = json.loads((report / "record.json").read_text())["postes"]
+    assert {(p["status"], p["method"]) for p in postes} == {("done", "http")}, postes
+    size = (room["master"] / "rootfs.squashfs").stat().st_size
+    assert all(p["bytes"] == size for p in postes)
+    for host in POSTES:
+        _, status = slot_json(host, "status")
+        written = sh(host, f"sha256sum {SLOTS}/{status['active']}/rootfs.squashfs").stdout.split()[0]
+        assert written == room["sha256"]
+
+
 def test_a_tampered_image_or_signature_is_refused(room):
     poste = POSTES[0]
     cache = f"/srv/socle/masters/{room['version'][:9]}/ci/{room['version']}"
