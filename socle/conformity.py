@@ -25,6 +25,11 @@ from socle import ROOT, catalogue, inventory, masters, proc
 from socle.errors import SocleError
 
 HARDENING_DEFAULTS = ROOT / "roles" / "hardening" / "defaults" / "main.yml"
+WIN_HARDENING_DEFAULTS = ROOT / "roles" / "win_hardening" / "defaults" / "main.yml"
+#: salle profiles whose postes run Windows (collector win_socle_facts, expectations win_hardening)
+WINDOWS_PROFILES = {"poste-windows"}
+#: well-known SIDs of the principals CIS 2.2.21 denies network logon to
+PRINCIPAL_SIDS = {"Guests": "S-1-5-32-546", "Local account": "S-1-5-113"}
 #: sshd -T prints some values under another name than sshd_config accepts
 SSHD_ALIASES = {"prohibit-password": "without-password"}
 MIN_FREE_DISK_PERCENT = 10
@@ -102,8 +107,8 @@ def reference_manifest(profile: str, year: str) -> dict[str, Any] | None:
     return json.loads((newest / "manifest.json").read_text())
 
 
-def hardening_expectations() -> dict[str, Any]:
-    return yaml.safe_load(HARDENING_DEFAULTS.read_text())
+def hardening_expectations(windows: bool = False) -> dict[str, Any]:
+    return yaml.safe_load((WIN_HARDENING_DEFAULTS if windows else HARDENING_DEFAULTS).read_text())
 
 
 # --- evaluation -------------------------------------------------------------------------------
@@ -130,6 +135,7 @@ def evaluate(
     result.patch_latency_h = patch_latency(patch.get("history") or [], today)
     drifts = result.drifts
     installed: dict[str, str] = snap.get("packages") or {}
+    windows = snap.get("platform") == "windows"
     # master identity
     ident = snap.get("master") or {}
     if manifest is None:
@@ -147,15 +153,23 @@ def evaluate(
         for name in unknown:
             drifts.append(Drift("unknown-software", "outside-master", f"{name} is not part of the master", None,
                                 installed[name]))  # fmt: skip
-        for name in sorted(set(reference) - set(installed) - set(expected_software)):
+        # catalogue software is reported once, as catalogue drift
+        catalogue_names = {_installed_name(reference, k, windows) for k in expected_software} - {None}
+        for name in sorted(set(reference) - set(installed) - catalogue_names):
             drifts.append(Drift("master", "package-missing", f"{name} of the master is missing", reference[name], None))
     # catalogue software of the room
     for pkg, software in sorted(expected_software.items()):
-        if pkg not in installed:
+        name = _installed_name(installed, pkg, windows)
+        if name is None:
             drifts.append(Drift("catalogue", "missing", f"{software} ({pkg}) is missing", "installed", None))
-        elif manifest and pkg in manifest["packages"] and installed[pkg] != manifest["packages"][pkg]["version"]:
+        elif manifest and name in manifest["packages"] and installed[name] != manifest["packages"][name]["version"]:
             drifts.append(Drift("catalogue", "version", f"{software} ({pkg}) is not at the approved version",
-                                manifest["packages"][pkg]["version"], installed[pkg]))  # fmt: skip
+                                manifest["packages"][name]["version"], installed[name]))  # fmt: skip
+    if windows:
+        _windows_hardening_and_health(snap, hardening, drifts)
+        result.last_patch = (snap.get("last_patch") or {}).get("windows_update")
+        result.status = "drift" if drifts else "conformant"
+        return result
     # hardening: the role's own variables are the expectation
     hard = snap.get("hardening") or {}
     if hardening.get("hardening_rule_sshd") and "openssh-server" in installed:
@@ -184,14 +198,7 @@ def evaluate(
     if ts.get("timesyncd_enabled") != "enabled":
         drifts.append(Drift("health", "time-sync", "systemd-timesyncd is not enabled", "enabled",
                             ts.get("timesyncd_enabled")))  # fmt: skip
-    disk = snap.get("disk") or {}
-    if disk.get("total_mb") and 100 * disk["free_mb"] / disk["total_mb"] < MIN_FREE_DISK_PERCENT:
-        drifts.append(Drift("health", "disk", f"less than {MIN_FREE_DISK_PERCENT}% free disk",
-                            f">= {MIN_FREE_DISK_PERCENT}%", f"{disk['free_mb']} MB"))  # fmt: skip
-    updates = snap.get("updates") or {}
-    if updates.get("known") and updates.get("security"):
-        drifts.append(Drift("health", "security-updates", f"{len(updates['security'])} security update(s) pending", 0,
-                            len(updates["security"])))  # fmt: skip
+    _disk_and_updates(snap, drifts)
     result.status = "drift" if drifts else "conformant"
     return result
 
@@ -228,7 +235,7 @@ def run(
     year = masters.resolve_year(None, today)
     cat = catalogue.load_catalogue()
     manifests: dict[str, dict[str, Any] | None] = {}
-    hardening = hardening_expectations()
+    hardening = {False: hardening_expectations(), True: hardening_expectations(windows=True)}
     results = []
     expected_cache: dict[tuple[str, tuple[str, ...]], dict[str, str]] = {}
     for t in chosen:
@@ -241,7 +248,14 @@ def run(
         path = raw_dir / f"{t.host}.json"
         raw = json.loads(path.read_text()) if path.exists() else None
         results.append(
-            evaluate(t, raw, manifest=manifest, expected_software=expected_cache[key], hardening=hardening, today=today)
+            evaluate(
+                t,
+                raw,
+                manifest=manifest,
+                expected_software=expected_cache[key],
+                hardening=hardening[t.profile in WINDOWS_PROFILES],
+                today=today,
+            )
         )
     summary = summarize(results, when=when, target=etab or "all", duration=time.monotonic() - started)
     from socle import reports
@@ -256,6 +270,13 @@ def _expected_software(
 ) -> dict[str, str]:
     """Debian package -> card id the room's disciplines need, restricted to what the master selects."""
     spec = (manifest or {}).get("spec", {})
+    if t.profile in WINDOWS_PROFILES:  # display name (Uninstall keys) -> card id
+        out = {}
+        for sid in sorted(catalogue.select_software(cat, year=year, disciplines=t.disciplines)):
+            win = ((cat.card(sid) or {}).get("platforms") or {}).get("windows") or {}
+            if win and win.get("source") != "none":
+                out[win["detect"]["display_name"]] = sid
+        return out
     if t.kind == "serveur" or (manifest and "catalogue_software" not in {r.get("name") for r in spec.get("roles", [])}):
         return {}  # a master without the catalogue (serveurs) carries no teaching software
     spec_sel = spec.get("catalogue", {})
@@ -268,6 +289,61 @@ def _expected_software(
         for pkg in (lin.get("apt") or {}).get("packages") or []:
             out[pkg] = sid
     return out
+
+
+def _installed_name(installed: dict[str, str], key: str, windows: bool) -> str | None:
+    """Debian packages match exactly; Windows display names by prefix ("GeoGebra Classic 6.0.8…")."""
+    if key in installed:
+        return key
+    if windows:
+        low = key.lower()
+        return next((n for n in sorted(installed) if n.lower().startswith(low)), None)
+    return None
+
+
+def _disk_and_updates(snap: dict[str, Any], drifts: list[Drift]) -> None:
+    """Health checks both platforms share: free disk, pending security updates."""
+    disk = snap.get("disk") or {}
+    if disk.get("total_mb") and 100 * disk["free_mb"] / disk["total_mb"] < MIN_FREE_DISK_PERCENT:
+        drifts.append(Drift("health", "disk", f"less than {MIN_FREE_DISK_PERCENT}% free disk",
+                            f">= {MIN_FREE_DISK_PERCENT}%", f"{disk['free_mb']} MB"))  # fmt: skip
+    updates = snap.get("updates") or {}
+    if updates.get("known") and updates.get("security"):
+        drifts.append(Drift("health", "security-updates", f"{len(updates['security'])} security update(s) pending", 0,
+                            len(updates["security"])))  # fmt: skip
+
+
+def _windows_hardening_and_health(snap: dict[str, Any], rules: dict[str, Any], drifts: list[Drift]) -> None:
+    """win_hardening's variables are the expectation; the collector reports effective values."""
+    hard = snap.get("hardening") or {}
+
+    def check(rule: str, check_id: str, message: str, want: Any, got: Any) -> None:
+        if rules.get(rule) and got != want:
+            drifts.append(Drift("hardening", check_id, message, want, got))
+
+    check("win_hardening_rule_smb1_disabled", "smb1", "SMBv1 server is enabled", False, hard.get("smb1_enabled"))
+    check("win_hardening_rule_llmnr_disabled", "llmnr", "LLMNR is not disabled", 0, hard.get("llmnr_enable_multicast"))
+    check("win_hardening_rule_autorun_disabled", "autorun", "AutoRun is not disabled on every drive", 255,
+          hard.get("autorun_no_drive_type"))  # fmt: skip
+    for key, want in (("EnableLUA", 1), ("ConsentPromptBehaviorAdmin", 2), ("PromptOnSecureDesktop", 1)):
+        check(
+            "win_hardening_rule_uac", f"uac.{key}", f"UAC {key} is not {want}", want, (hard.get("uac") or {}).get(key)
+        )
+    for fw_profile in ("Domain", "Private", "Public"):
+        check("win_hardening_rule_firewall", f"firewall.{fw_profile}", f"firewall {fw_profile} profile is off", True,
+              (hard.get("firewall") or {}).get(fw_profile))  # fmt: skip
+    check("win_hardening_rule_defender_realtime", "defender", "Defender real-time protection is off", True,
+          hard.get("defender_realtime"))  # fmt: skip
+    if rules.get("win_hardening_rule_deny_network_logon_local_accounts"):
+        want = sorted(PRINCIPAL_SIDS.get(p, p) for p in rules.get("win_hardening_deny_network_logon_principals", []))
+        got = sorted(hard.get("deny_network_logon") or [])
+        if not set(want) <= set(got):
+            drifts.append(Drift("hardening", "deny-network-logon", "local accounts may log on over the network",
+                                want, got))  # fmt: skip
+    if (snap.get("timesync") or {}).get("w32time") != "Running":
+        drifts.append(Drift("health", "time-sync", "the Windows Time service is not running", "Running",
+                            (snap.get("timesync") or {}).get("w32time")))  # fmt: skip
+    _disk_and_updates(snap, drifts)
 
 
 LATENCY_WINDOW_DAYS = 90

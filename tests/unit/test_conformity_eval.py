@@ -121,3 +121,58 @@ def test_history_database_error_is_clear(tmp_path):
         conformity.record(f"sqlite:///{tmp_path}", summary, [])  # a directory is not a database
     with pytest.raises(conformity.SocleError, match="cannot use the conformity history database"):
         conformity.record("nosuchdriver://host/db", summary, [])
+
+
+# --- Windows ----------------------------------------------------------------------------------
+# A document shaped as plugins/modules/win_socle_facts.ps1 returns it (written from the collector's
+# code: there is no Windows host here to record one); evaluated by the same code as Linux.
+WIN_RAW = json.loads((Path(__file__).parent.parent / "data" / "snapshot-windows-clean.json").read_text())
+WIN_TARGET = conformity.Target("0681001u-lang-01", "0681001U", "Lycée (fictif)", "LANG", "poste-windows",
+                               ["langues-vivantes"])  # fmt: skip
+WIN_EXPECTED = {"Mozilla Firefox ESR": "firefox-esr", "LibreOffice": "libreoffice"}
+WIN_MANIFEST = {"version": "2026-2027.0",
+                "packages": {n: {"version": v} for n, v in WIN_RAW["snapshot"]["packages"].items()}}  # fmt: skip
+
+
+def win_evaluate(raw, expected=WIN_EXPECTED):
+    return conformity.evaluate(WIN_TARGET, raw, manifest=WIN_MANIFEST, expected_software=expected,
+                               hardening=conformity.hardening_expectations(windows=True),
+                               today=dt.date(2026, 11, 24))  # fmt: skip
+
+
+def test_windows_clean_poste_is_conformant_and_display_names_match_by_prefix():
+    result = win_evaluate(WIN_RAW)
+    assert result.status == "conformant", result.drifts
+    assert result.last_patch == "2026-11-12"
+
+
+def test_windows_drift_is_found_with_effective_values():
+    raw = copy.deepcopy(WIN_RAW)
+    snap = raw["snapshot"]
+    snap["hardening"]["firewall"]["Public"] = False
+    snap["hardening"]["smb1_enabled"] = True
+    snap["packages"]["Jeu de course 3D"] = "1.0"
+    del snap["packages"]["LibreOffice 24.8.3.2"]
+    snap["updates"]["security"] = ["2026-11 Cumulative Update for Windows 11 Version 24H2 (KB5046617)"]
+    checks = {f"{d.category}:{d.check}" for d in win_evaluate(raw).drifts}
+    assert checks == {"hardening:firewall.Public", "hardening:smb1", "unknown-software:outside-master",
+                      "catalogue:missing", "health:security-updates"}  # fmt: skip
+
+
+def test_windows_network_logon_rule_is_checked_when_on():
+    rules = {**conformity.hardening_expectations(windows=True),
+             "win_hardening_rule_deny_network_logon_local_accounts": True}  # fmt: skip
+    raw = copy.deepcopy(WIN_RAW)
+    raw["snapshot"]["hardening"]["deny_network_logon"] = ["S-1-5-32-546"]
+    result = conformity.evaluate(WIN_TARGET, raw, manifest=WIN_MANIFEST, expected_software=WIN_EXPECTED,
+                                 hardening=rules, today=dt.date(2026, 11, 24))  # fmt: skip
+    assert [d.check for d in result.drifts] == ["deny-network-logon"]
+
+
+def test_windows_rooms_expect_the_display_names_of_their_cards():
+    from socle import catalogue
+
+    cat = catalogue.load_catalogue()
+    expected = conformity._expected_software(cat, "2026-2027", WIN_TARGET, None)
+    assert expected.get("Mozilla Firefox ESR") == "firefox-esr"
+    assert all(isinstance(k, str) and k for k in expected)
