@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-from socle import inventory_tools, masters  # noqa: E402
+from socle import conformity, inventory_tools, masters  # noqa: E402
 
 BIN = Path(sys.executable).parent
 NETWORK = "socle-reimage-bench"
@@ -45,12 +45,12 @@ def sh(*cmd: str, env: dict[str, str] | None = None, check: bool = True) -> subp
 
 
 def newest(profile: str) -> Path:
-    root = masters.dist_dir() / "masters" / masters.resolve_year(None) / profile
-    found = sorted(root.glob("*/manifest.json")) if root.is_dir() else []
-    if not found:
+    """Folder of the newest master of ``profile`` in the dist, built first if there is none."""
+    year = masters.resolve_year(None)
+    if conformity.reference_manifest(profile, year) is None:
         sh(str(BIN / "invoke"), "build-master", "--profile", profile)
-        found = sorted(root.glob("*/manifest.json"))
-    return max(found, key=lambda p: int(p.parent.name.rsplit(".", 1)[1])).parent
+    manifest = conformity.reference_manifest(profile, year)
+    return masters.dist_dir() / "masters" / year / profile / manifest["version"]
 
 
 def changed_bytes(old: Path, new: Path, tmp: Path) -> int:

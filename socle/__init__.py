@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import os
 from pathlib import Path
 
 __version__ = "0.1.0"
@@ -16,3 +18,8 @@ def rel(path: Path) -> str:
         return str(Path(path).resolve().relative_to(ROOT))
     except ValueError:
         return str(path)
+
+
+def who() -> str:
+    """The person running an operation, for the records (the sudo caller when run through sudo)."""
+    return os.environ.get("SUDO_USER") or getpass.getuser()

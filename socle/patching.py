@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from socle import ROOT, conformity, inventory, maintenance, masters, proc
+from socle import ROOT, conformity, inventory, maintenance, masters, proc, who
 from socle.errors import SocleError
 from socle.yamlio import load
 
@@ -23,9 +22,6 @@ class SchoolPlan:
     name: str
     wave: str
     zone: str
-    serveurs: int
-    postes_linux: int
-    postes_windows: int
     decision: maintenance.Decision
     next_window: dt.datetime | None
     serveur_hosts: list[str]
@@ -35,6 +31,10 @@ class SchoolPlan:
     #: room id -> master profile of the salle
     salle_profiles: dict[str, str]
 
+    @property
+    def postes_linux(self) -> int:
+        return sum(len(hosts) for hosts in self.linux_salles.values())
+
 
 def rollout(year: str) -> dict[str, Any]:
     path = masters.MASTERS_DIR / year / "rollout.yml"
@@ -43,13 +43,19 @@ def rollout(year: str) -> dict[str, Any]:
     return load(path).data
 
 
-def last_conformity(report_root: Path | None = None) -> dict[str, float]:
-    """Conformity % per établissement from the newest conformity report, if any."""
+def newest_conformity_report(report_root: Path | None = None) -> Path | None:
+    """Folder of the newest nightly conformity report (summary.json, raw/<host>.json), if any."""
     root = report_root or ROOT / "reports" / "conformity"
     summaries = sorted(root.glob("*/summary.json"), key=lambda p: p.stat().st_mtime) if root.is_dir() else []
-    if not summaries:
+    return summaries[-1].parent if summaries else None
+
+
+def last_conformity(report_root: Path | None = None) -> dict[str, float]:
+    """Conformity % per établissement from the newest conformity report, if any."""
+    newest = newest_conformity_report(report_root)
+    if newest is None:
         return {}
-    data = json.loads(summaries[-1].read_text())
+    data = json.loads((newest / "summary.json").read_text())
     return {uai: row["percent"] for uai, row in data.get("per_etablissement", {}).items()}
 
 
@@ -103,14 +109,13 @@ def plan(
         nxt = None if decision.allowed else maintenance.next_window(moment, zone=s["zone"], class_hours=hours,
                                                                   calendar=calendar)  # fmt: skip
         salles = s.get("salles") or []
-        windows = [p["hostname"] for r in salles if r["profile"] == "poste-windows" for p in r["postes"]]
+        windows = [p["hostname"] for r in salles if r["profile"] in conformity.WINDOWS_PROFILES for p in r["postes"]]
         out.append(
             SchoolPlan(
-                s["uai"], s["name"], str(s["wave"]), s["zone"], len(s.get("serveurs") or []),
-                sum(len(r["postes"]) for r in salles if r["profile"] != "poste-windows"), len(windows),
-                decision, nxt, [v["hostname"] for v in s.get("serveurs") or []], windows,
+                s["uai"], s["name"], str(s["wave"]), s["zone"], decision, nxt,
+                [v["hostname"] for v in s.get("serveurs") or []], windows,
                 {str(r["id"]): [p["hostname"] for p in r["postes"]] for r in salles
-                 if r["profile"] != "poste-windows" and r["postes"]},
+                 if r["profile"] not in conformity.WINDOWS_PROFILES and r["postes"]},
                 {str(r["id"]): r["profile"] for r in salles},
             )
         )  # fmt: skip
@@ -130,7 +135,14 @@ def show(p: Plan) -> None:
             s.decision.reason if s.decision.allowed else f"{s.decision.reason} → next {s.next_window:%a %d/%m %H:%M}"
         )
         table.add_row(
-            s.uai, s.name, s.wave, s.zone, str(s.serveurs), str(s.postes_linux), str(s.postes_windows), window
+            s.uai,
+            s.name,
+            s.wave,
+            s.zone,
+            str(len(s.serveur_hosts)),
+            str(s.postes_linux),
+            str(len(s.windows_hosts)),
+            window,
         )
     console.print(table)
     for gate in gates:
@@ -146,9 +158,7 @@ def show(p: Plan) -> None:
 def pending_updates(p: Plan, report_root: Path | None = None) -> list[tuple[str, str, str]]:
     """What each target would take, without contacting any host: serveurs, the security updates the
     newest nightly conformity check saw pending; Linux salles, the newest master of their profile."""
-    root = report_root or ROOT / "reports" / "conformity"
-    reports = sorted(root.glob("*/summary.json"), key=lambda f: f.stat().st_mtime) if root.is_dir() else []
-    newest = reports[-1].parent if reports else None
+    newest = newest_conformity_report(report_root)
     year = masters.resolve_year(masters.school_year_of(p.moment.date()))
     rows = []
     for s in p.schools:
@@ -206,12 +216,6 @@ def _outcome(
         return HostOutcome(host, uai, kind, status, detail or "no pending security update", updates, reboot)
     status = "unreachable" if raw.get("status") == "unreachable" else "failed"
     return HostOutcome(host, uai, kind, status, str(raw.get("reason", ""))[:600], updates, reboot)
-
-
-def _who() -> str:
-    import getpass
-
-    return os.environ.get("SUDO_USER") or getpass.getuser()
 
 
 def apply(
@@ -283,7 +287,7 @@ def apply(
             else:
                 outcomes += _reimage_salle(s.uai, salle, hosts, region, report)
     record = {
-        "run": run_id, "scope": scope, "who": _who(), "started": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "run": run_id, "scope": scope, "who": who(), "started": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "finished": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "moment_local": p.moment.isoformat(timespec="minutes"), "forced_now": forced,
         "gates": p.gates, "settings": p.settings, "reboot_allowed": reboot_allowed, "wave_stopped": stopped,

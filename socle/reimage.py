@@ -8,9 +8,7 @@ fallback, verify, switch), then prints one row per poste and writes the interven
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,7 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from socle import ROOT, conformity, inventory, masters, proc
+from socle import ROOT, conformity, inventory, masters, proc, who
 from socle.errors import SocleError
 
 REBOOT_CHOICES = ("now", "end-of-period", "no")
@@ -57,7 +55,7 @@ def find_salle(region: Path, etab: str, salle: str) -> Salle:
     if room is None:
         raise SocleError(f"no salle '{salle}' in {school['uai']} ({school['name']})",
                          hint=f"salles: {', '.join(sorted(rooms)) or 'none'}")  # fmt: skip
-    if room["profile"] == "poste-windows":
+    if room["profile"] in conformity.WINDOWS_PROFILES:
         raise SocleError(f"salle {salle} has Windows postes", hint="Windows reimage is not in this command yet")
     serveurs = school.get("serveurs") or []
     if not serveurs:
@@ -144,7 +142,7 @@ def run(
     serveur_raw = _load(raw / f"{room.serveur}.json")
     outcomes = [_outcome(h, _load(raw / f"{h}.json"), serveur_raw) for h in room.postes]
     record = {
-        "run": run_id, "operation": "reset" if reset else "reimage", "who": _who(),
+        "run": run_id, "operation": "reset" if reset else "reimage", "who": who(),
         "started": started.strftime("%Y-%m-%dT%H:%M:%SZ"), "duration_s": round(duration, 1),
         "uai": room.uai, "school": room.school, "salle": salle, "profile": room.profile,
         "master": None if manifest is None else manifest["version"], "serveur": room.serveur,
@@ -178,10 +176,6 @@ def _outcome(host: str, raw: dict[str, Any] | None, serveur: dict[str, Any] | No
         return PosteOutcome(host, result, detail, rec.get("method", ""), rec.get("seconds"), rec.get("bytes"))
     status = "refused" if result == "refused" else "failed"
     return PosteOutcome(host, status, str(rec.get("reason") or raw.get("reason", ""))[:400])
-
-
-def _who() -> str:
-    return os.environ.get("SUDO_USER") or getpass.getuser()
 
 
 STYLE = {"done": "green", "already current": "green", "reset scheduled": "green", "refused": "bold red",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,22 @@ def build_ci(masters_dir: Path, dist: Path, *extra: str, profile: str = "ci"):
         env={"SOCLE_MASTERS_DIR": str(masters_dir), "SOCLE_DIST": str(dist)},
         timeout=1800,
     )  # fmt: skip
+
+
+def wait_booted(*containers: str) -> None:
+    """Wait until systemd is up in each container (first-boot SSH keys, services)."""
+    for name in containers:
+        for _ in range(60):
+            state = subprocess.run(["podman", "exec", name, "systemctl", "is-system-running"], capture_output=True,
+                                   text=True).stdout.strip()  # fmt: skip
+            if state in {"running", "degraded"}:
+                break
+
+
+def newest_master(dist: Path, profile: str = "ci") -> Path:
+    """Folder of the newest version of a profile in a dist (a patch release when one was built)."""
+    return max(dist.glob(f"masters/2026-2027/{profile}/*/manifest.json"),
+               key=lambda p: int(p.parent.name.rsplit(".", 1)[1])).parent  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ import yaml
 
 from socle import ROOT, inventory_tools
 from tests.conftest import run_invoke
-from tests.integration.conftest import CiMaster
+from tests.integration.conftest import CiMaster, wait_booted
 
 pytestmark = pytest.mark.integration
 
@@ -56,11 +56,7 @@ def fleet(ci_master: CiMaster, tmp_path_factory):
     for name in names:
         podman("rm", "-f", name, check=False)
         podman("run", "-d", "--name", name, "--hostname", name, reference["oci"]["image"])
-    for name in names:  # wait for systemd (first-boot SSH keys)
-        for _ in range(60):
-            state = podman("exec", name, "systemctl", "is-system-running", check=False).stdout.strip()
-            if state in {"running", "degraded"}:
-                break
+    wait_booted(*names)
     yield {"region": region, "names": names, "dist": ci_master.dist, "reference": reference}
     for name in names:
         podman("rm", "-f", "-t", "0", name, check=False)

@@ -17,7 +17,7 @@ import yaml
 
 from socle import inventory_tools
 from tests.conftest import run_invoke
-from tests.integration.conftest import CiMaster
+from tests.integration.conftest import CiMaster, wait_booted
 
 pytestmark = pytest.mark.integration
 
@@ -135,13 +135,8 @@ def serveurs(ci_master: CiMaster, tmp_path_factory):
     )
     for name in SERVEURS:
         podman("run", "-d", "--name", name, "--hostname", name, image)
+    wait_booted(*SERVEURS)
     for name in SERVEURS:
-        for _ in range(60):
-            if podman("exec", name, "systemctl", "is-system-running", check=False).stdout.strip() in {
-                "running",
-                "degraded",
-            }:
-                break
         # its only apt source is the lycée cache (no traffic leaves the test's network)
         podman("exec", name, "sh", "-c", "rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*; "
                "mkdir -p /etc/apt/keyrings /etc/socle-sonde")  # fmt: skip

@@ -15,7 +15,7 @@ import yaml
 
 from socle import inventory_tools
 from tests.conftest import run_invoke
-from tests.integration.conftest import CiMaster, build_ci
+from tests.integration.conftest import CiMaster, build_ci, newest_master, wait_booted
 
 pytestmark = pytest.mark.integration
 
@@ -76,13 +76,9 @@ def room(ci_master: CiMaster, tmp_path_factory):
     )
     (region / "host_vars").mkdir()
     (region / "host_vars" / f"{SERVEUR}.yml").write_text(f"ansible_host: {SERVEUR}\n")  # podman, not the IP
-    for name in POSTES:
-        for _ in range(60):
-            if sh(name, "systemctl is-system-running", check=False).stdout.strip() in {"running", "degraded"}:
-                break
+    wait_booted(*POSTES)
     # the newest ci master of the dist (a patch release when test_build_master made one)
-    newest = max(ci_master.dist.glob("masters/2026-2027/ci/*/manifest.json"),
-                 key=lambda p: int(p.parent.name.rsplit(".", 1)[1])).parent  # fmt: skip
+    newest = newest_master(ci_master.dist)
     manifest = json.loads((newest / "manifest.json").read_text())
     yield {"region": region, "uai": school["uai"], "dist": ci_master.dist, "address": address,
            "master": newest, "version": manifest["version"],
@@ -123,9 +119,7 @@ def test_a_whole_room_by_multicast_with_a_dead_poste_then_resumed(room, tmp_path
 
     # the poste is back: the same command finishes the room and skips the postes already done
     podman("start", dead)
-    for _ in range(60):
-        if sh(dead, "systemctl is-system-running", check=False).stdout.strip() in {"running", "degraded"}:
-            break
+    wait_booted(dead)
     second = tmp_path / "second"
     proc = reimage(room, second)
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -199,8 +193,7 @@ def test_a_patch_release_reaches_the_room_through_reimage(room, ci_master: CiMas
     sh(SERVEUR, "rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*")
     proc = build_ci(ci_master.masters_dir, room["dist"], "--patch")
     assert proc.returncode == 0, proc.stderr[-4000:]
-    release = max(room["dist"].glob("masters/2026-2027/ci/*/manifest.json"),
-                  key=lambda p: int(p.parent.name.rsplit(".", 1)[1]))  # fmt: skip
+    release = newest_master(room["dist"]) / "manifest.json"
     version = json.loads(release.read_text())["version"]
     assert version != room["version"]
     report = tmp_path / "patch"
