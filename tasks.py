@@ -153,6 +153,20 @@ def test(c, heavy=False, quick=False, k="", lint=True):
     devtools.test(heavy=heavy, quick=quick, keyword=k or None)
 
 
+@task(name="admin-password", help={"host": "inventory name of the Windows poste"})
+@guarded
+def admin_password(c, host):
+    """Show a Windows poste's local administrator password (Ansible Vault; each reading is logged)."""
+    from socle import secrets, who
+
+    data = secrets.show(host, who())
+    for state in ("current", "pending"):
+        if data.get(state):
+            print(f"{state:8}: {data[state]['password']}")
+    for old in data.get("unconfirmed", []):
+        print(f"unconfirmed (an interrupted rotation, {old['created_at']}): {old['password']}")
+
+
 # --- catalogue ------------------------------------------------------------------------------
 @task(
     name="check",
@@ -275,4 +289,6 @@ def calendar_import(c, csv):
 catalogue = Collection("catalogue", catalogue_check, catalogue_diff, catalogue_request)
 inventory = Collection("inventory", inventory_check, inventory_generate, inventory_import)
 calendar = Collection("calendar", calendar_import)
-ns = Collection(setup, build_master, reimage, patch, conformity, lint, test, catalogue, inventory, calendar)
+ns = Collection(
+    setup, build_master, reimage, patch, conformity, admin_password, lint, test, catalogue, inventory, calendar
+)

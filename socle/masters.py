@@ -159,6 +159,7 @@ class BuildContext:
     final: Path
     container: str
     timings: dict[str, float] = field(default_factory=dict)
+    resume: str = ""  # what a re-run reuses, said when a step fails
 
 
 @contextmanager
@@ -171,8 +172,7 @@ def step(ctx: BuildContext, name: str) -> Iterator[None]:
             took = time.monotonic() - start
             console.print(f"[red]✗ {name}[/] ({took:.1f} s)")
             exc.hint = (exc.hint + "\n  " if exc.hint else "") + (
-                f"nothing was published; fix the cause and re-run the same command "
-                f"(the base root filesystem cache in {images.cache_dir()} is kept)"
+                f"nothing was published; fix the cause and re-run the same command ({ctx.resume})"
             )
             raise
     took = time.monotonic() - start
@@ -191,7 +191,7 @@ def _source_date_epoch() -> int:
     return int(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else 0
 
 
-def _git_revision(path: Path) -> dict[str, Any]:
+def git_revision(path: Path) -> dict[str, Any]:
     rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
     dirty = subprocess.run(
         ["git", "-C", str(ROOT), "status", "--porcelain", "--", str(path)], capture_output=True, text=True
@@ -600,7 +600,9 @@ def build(
     if spec.data["platform"] == "windows":
         from socle import windows
 
-        return windows.build(spec)
+        if patch:
+            raise SocleError("--patch is for Linux masters", hint="Windows postes take updates with 'invoke patch'")
+        return windows.build(spec, update_lock=update_lock, force=force)
     if update_lock and patch:
         raise SocleError("--update-lock and --patch exclude each other", hint="a patch release keeps the lock")
     system.require()
@@ -630,6 +632,7 @@ def build(
         staging=staging,
         final=final,
         container=f"socle-build-{spec.profile}",
+        resume=f"the base root filesystem cache in {images.cache_dir()} is kept",
     )
     console.rule(f"[bold]master {spec.profile} {version}[/] ({rel(spec.path)})")
     started = time.monotonic()
@@ -641,9 +644,14 @@ def build(
     manifest["lock_sha256"] = _file_sha(spec.lock_path)
     manifest["build"]["duration_s"] = round(time.monotonic() - started, 1)
     manifest["build"]["steps_s"] = ctx.timings
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     shutil.rmtree(staging / "build", ignore_errors=True)
-    old = final.with_name(f".{version}.old")
+    return publish(staging, final, manifest)
+
+
+def publish(staging: Path, final: Path, manifest: dict[str, Any]) -> Path:
+    """Write the manifest, then swap the staging directory in: a reader sees the old or the new master."""
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    old = final.with_name(f".{final.name}.old")
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():
         final.rename(old)
@@ -756,7 +764,7 @@ def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
     with step(ctx, "sign (OpenPGP, SHA256SUMS.asc)"):
         signing.sign(ctx.staging / "SHA256SUMS")
         signature = {"file": "SHA256SUMS.asc", "signs": "SHA256SUMS", "key": signing.signer()[1]}
-    catalogue_rev = _git_revision(ROOT / "software_catalogue")
+    catalogue_rev = git_revision(ROOT / "software_catalogue")
     return {
         "schema_version": 1,
         "profile": spec.profile,

@@ -39,6 +39,15 @@ SYSTEM_PACKAGES: dict[str, str] = {
     "chromium": "headless check that conformity reports render (screenshot test)",
     "apt-utils": "apt-ftparchive: the signed test apt repository of the patch tests",
     "gnupg": "signing test apt repositories",
+    "qemu-system-x86": "Windows build VM (and qemu boots of masters)",
+    "qemu-utils": "qemu-img: build disks, partition extraction for capture",
+    "ovmf": "UEFI firmware of the Windows build VM",
+    "swtpm": "TPM 2.0 of the Windows build VM (Windows 11 requires one)",
+    "swtpm-tools": "swtpm_setup",
+    "xorriso": "answer ISO of the Windows build",
+    "wimtools": "wimcapture: Windows masters as WIM",
+    "ntfs-3g": "mkntfs: NTFS volumes of the capture tests",
+    "fdisk": "sfdisk: GPT layouts of the capture tests",
 }
 
 #: Commands that must exist once the packages are installed.
