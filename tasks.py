@@ -28,7 +28,7 @@ def setup(c):
         "year": "school year, such as 2026-2027 (default: the current one)",
         "update_lock": "resolve packages again and rewrite the lock file",
         "patch": "build a patch release (same lock + security updates, next .N version)",
-        "force": "rebuild even if the same inputs were already built",
+        "force": "rebuild from the base even if the same inputs were already built",
     },
 )
 @guarded

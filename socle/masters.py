@@ -159,6 +159,7 @@ class BuildContext:
     final: Path
     container: str
     timings: dict[str, float] = field(default_factory=dict)
+    clean: bool = False  # configure from the base, never on the previous build's configuration
     resume: str = ""  # what a re-run reuses, said when a step fails
 
 
@@ -632,6 +633,7 @@ def build(
         staging=staging,
         final=final,
         container=f"socle-build-{spec.profile}",
+        clean=force,
         resume=f"the base root filesystem cache in {images.cache_dir()} is kept",
     )
     console.rule(f"[bold]master {spec.profile} {version}[/] ({rel(spec.path)})")
@@ -677,6 +679,77 @@ def _file_sha(path: Path) -> str | None:
     return _sha256(path) if path.exists() else None
 
 
+# --- configuration, and its reuse by the next build -------------------------------------------
+def _reuse_key(spec: MasterSpec, rootfs: images.RootfsSpec) -> str:
+    """What a configured image depends on besides the catalogue selection and the version."""
+    h = hashlib.sha256(f"{__version__}\0{rootfs.key()}\0".encode())
+    data = {k: v for k, v in spec.data.items() if k not in {"catalogue", "version", "description"}}
+    h.update(json.dumps(data, sort_keys=True).encode())
+    for path in sorted(p for p in (ROOT / "roles").rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        h.update(rel(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:32]
+
+
+def _configured_ref(spec: MasterSpec) -> str:
+    return f"localhost/socle/configured-{spec.profile}:latest"
+
+
+def _reusable_configuration(ctx: BuildContext, rootfs: images.RootfsSpec) -> str | None:
+    """The previous build's configured image, when only the catalogue, the lock or the version changed.
+
+    Roles are idempotent and catalogue_software purges entries that left the selection, so
+    configuring on top of it gives the same image; the lock check still decides (a mismatch
+    configures again from the base). ``--force`` always builds from the base.
+    """
+    ref = _configured_ref(ctx.spec)
+    if ctx.clean or not images.image_exists(ref):
+        return None
+    label = subprocess.run(["podman", "image", "inspect", "--format", '{{index .Labels "org.socle.reuse"}}', ref],
+                           capture_output=True, text=True).stdout.strip()  # fmt: skip
+    return ref if label == _reuse_key(ctx.spec, rootfs) else None
+
+
+def _configure(ctx: BuildContext, start: str, selection: list[dict[str, str]], *, upgrade: bool) -> None:
+    spec = ctx.spec
+    subprocess.run(["podman", "rm", "-f", "-t", "0", ctx.container], capture_output=True, check=False)
+    _podman(
+        "run", "-d", "--init", "--name", ctx.container, "--hostname", "master", start, "sleep", "infinity",
+        what="start the build container",
+    )  # fmt: skip
+    roles = [r for r in spec.data["roles"] if r["name"] != "master_finalize"]
+    extra = {
+        "socle_master_profile": spec.profile,
+        "socle_master_version": ctx.version,
+        "catalogue_software_packages": selection,
+        "catalogue_software_protected_packages": spec.packages,
+        "hardening_level": spec.data.get("hardening_level", "minimal"),
+    }
+    if spec.data.get("branding"):
+        extra["branding_defaults"] = spec.data["branding"]
+    if any(r["name"] == "reimage_client" for r in roles):
+        extra["reimage_client_trusted_key"] = signing.public_key()
+    book = _write_playbook(ctx, roles, "Configure master", extra)
+    if upgrade:
+        _append_upgrade(book)
+    _ansible(ctx, book, "configure")
+
+
+def _keep_configuration(ctx: BuildContext, rootfs: images.RootfsSpec, *, reused: bool) -> None:
+    """Commit the configured (not yet generalised) container for the next build; drop the older one.
+
+    On a reused configuration the commit is squashed, so that layers do not pile up build after
+    build and the previous image can go.
+    """
+    ref = _configured_ref(ctx.spec)
+    old = subprocess.run(["podman", "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True,
+                         text=True).stdout.strip()  # fmt: skip
+    squash = ["--squash"] if reused else []
+    _podman("commit", "--quiet", *squash, "--change", f"LABEL org.socle.reuse={_reuse_key(ctx.spec, rootfs)}",
+            ctx.container, ref, what="keep the configured image")  # fmt: skip
+    if old:
+        subprocess.run(["podman", "image", "rm", old], capture_output=True, check=False)
+
+
 def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
     spec = ctx.spec
     rootfs = spec.rootfs()
@@ -687,33 +760,26 @@ def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
             images.import_rootfs(tar, base_ref, labels={"org.socle.kind": "base", "org.socle.key": rootfs.key()})
     with step(ctx, "catalogue selection"):
         selection = catalogue_selection(spec, lock)
-    with step(ctx, "configure with Ansible roles"):
-        subprocess.run(["podman", "rm", "-f", "-t", "0", ctx.container], capture_output=True, check=False)
-        _podman(
-            "run", "-d", "--init", "--name", ctx.container, "--hostname", "master", base_ref, "sleep", "infinity",
-            what="start the build container",
-        )  # fmt: skip
-        roles = [r for r in spec.data["roles"] if r["name"] != "master_finalize"]
-        extra = {
-            "socle_master_profile": spec.profile,
-            "socle_master_version": ctx.version,
-            "catalogue_software_packages": selection,
-            "hardening_level": spec.data.get("hardening_level", "minimal"),
-        }
-        if spec.data.get("branding"):
-            extra["branding_defaults"] = spec.data["branding"]
-        if any(r["name"] == "reimage_client" for r in roles):
-            extra["reimage_client_trusted_key"] = signing.public_key()
-        book = _write_playbook(ctx, roles, "Configure master", extra)
-        if ctx.patch:
-            _append_security_upgrade(book)
-        _ansible(ctx, book, "configure")
+    reuse = _reusable_configuration(ctx, rootfs)
+    with step(ctx, "configure with Ansible roles" + (" (on the previous build's configuration)" if reuse else "")):
+        _configure(ctx, reuse or base_ref, selection, upgrade=ctx.patch or bool(reuse and lock is None))
     with step(ctx, "package set and lock"):
         pkgs = _installed_packages(ctx.container)
         _package_checksums(ctx.container, pkgs)
         patched: dict[str, Any] = {}
         if lock is not None:
-            patched = _compare_lock(lock, pkgs, ctx.patch)
+            try:
+                patched = _compare_lock(lock, pkgs, ctx.patch)
+            except SocleError:
+                if not reuse:
+                    raise
+                # what the reused configuration carries over differs from the lock: build clean
+                console.print("  the reused configuration does not match the lock: configuring from the base")
+                reuse = None
+                _configure(ctx, base_ref, selection, upgrade=ctx.patch)
+                pkgs = _installed_packages(ctx.container)
+                _package_checksums(ctx.container, pkgs)
+                patched = _compare_lock(lock, pkgs, ctx.patch)
         else:
             lock_data = {
                 "spec": str(rel(spec.path)),
@@ -723,6 +789,8 @@ def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
             }
             spec.lock_path.write_text(json.dumps(lock_data, indent=1, sort_keys=True) + "\n")
             console.print(f"  wrote {rel(spec.lock_path)} ({len(pkgs)} packages)")
+    with step(ctx, "keep the configuration for the next build"):
+        _keep_configuration(ctx, rootfs, reused=bool(reuse))
     with step(ctx, "generalise (master_finalize)"):
         manifest_in_image = {"profile": spec.profile, "version": ctx.version, "school_year": spec.year}
         run(
@@ -790,12 +858,13 @@ def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def _append_security_upgrade(book: Path) -> None:
-    """A patch release: same lock, plus the pending security updates (applied last, before the lock check)."""
+def _append_upgrade(book: Path) -> None:
+    """Upgrade to the mirror's newest versions, last: a patch release (its security updates) or a new
+    lock built on a reused configuration (what a build from the base would resolve)."""
     plays = yaml.safe_load(book.read_text())
     plays[0]["post_tasks"] = [
         {
-            "name": "Apply pending security updates",
+            "name": "Upgrade to the newest packages of the mirror",
             "ansible.builtin.apt": {"upgrade": "safe", "update_cache": True},
         }
     ]

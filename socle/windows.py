@@ -629,7 +629,7 @@ def build(spec: Any, *, update_lock: bool = False, force: bool = False) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         for secret in ("build-account.yml", "answers.iso"):  # the build password; logs and disk stay
             (workdir / secret).unlink(missing_ok=True)
-            raise
+        raise
     if update_lock or not spec.lock_path.exists():
         spec.lock_path.write_text(json.dumps({**lock, **inputs.lock(spec)}, indent=1, sort_keys=True) + "\n")
         masters.console.print(f"  wrote {rel(spec.lock_path)}")

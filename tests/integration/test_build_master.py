@@ -99,3 +99,30 @@ def test_patch_release_keeps_the_lock_and_bumps_the_version(first, masters_dir):
     changed = {n for n in manifest["packages"] if manifest["packages"][n] != base["packages"].get(n)}
     assert set(manifest["patched"]) == changed
     assert set(manifest["packages"]) == set(base["packages"])
+
+
+def test_a_catalogue_change_reuses_the_configuration_and_a_removal_purges(first, masters_dir, tmp_path):
+    """Rebuilds after catalogue changes start from the previous configuration; the result is what a
+    build from the base gives: an added entry comes with its dependencies, a removed one goes with them."""
+    import yaml
+
+    spec_dir = tmp_path / "masters"
+    shutil.copytree(masters_dir, spec_dir)
+    spec_path = spec_dir / "2026-2027" / "ci.yaml"
+    original = spec_path.read_text()
+    data = yaml.safe_load(original)
+    data["catalogue"]["software"].append("git")
+    data["catalogue"].setdefault("disciplines", []).append("nsi-snt")
+    spec_path.write_text(yaml.safe_dump(data))
+    added = build(spec_dir, tmp_path / "added", "--update-lock")
+    assert added.returncode == 0, added.stderr[-4000:]
+    assert "on the previous build's configuration" in added.stderr
+    with_git = json.loads((spec_dir / "2026-2027" / "ci.lock").read_text())["packages"]
+    assert {"git", "perl"} <= set(with_git)
+    spec_path.write_text(original)  # the request is withdrawn
+    removed = build(spec_dir, tmp_path / "removed", "--update-lock")
+    assert removed.returncode == 0, removed.stderr[-4000:]
+    assert "on the previous build's configuration" in removed.stderr
+    again = json.loads((spec_dir / "2026-2027" / "ci.lock").read_text())["packages"]
+    clean = json.loads((first / "manifest.json").read_text())["packages"]
+    assert set(again) == set(clean)  # git and the perl it pulled in are purged, nothing else moved
