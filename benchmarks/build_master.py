@@ -3,11 +3,11 @@
 
     python benchmarks/build_master.py [--profile ci]
 
-1. cold build: base cache and images removed, then `invoke build-master --profile P --force`;
+1. cold build: no cached base image, apt cache or configuration, `invoke build-master --profile P --force`;
 2. floor: one `mmdebstrap` call producing the same final package set (every package of the
    master's manifest) — what installing those packages costs with no configuration at all;
-3. rebuild after one catalogue change (a new approved row): `--update-lock` build with the base
-   cache warm.
+3. rebuild after one catalogue change (a new approved row): `--update-lock` build, which configures
+   on top of the cold build's kept configuration.
 
 Prints seconds and the ratios cold/floor (goal <= 1.25) and rebuild/cold (goal <= 0.15).
 """
@@ -53,10 +53,15 @@ def main() -> None:
     cache = work / "cache"
     env = {"SOCLE_MASTERS_DIR": str(work / "masters"), "SOCLE_DIST": str(work / "dist"), "SOCLE_CACHE": str(cache)}
     invoke = [str(Path(sys.executable).parent / "invoke"), "build-master", "--profile", args.profile, "--year", year]
+    rootfs = masters.load_spec(args.profile, year).rootfs()
+    base = f"localhost/socle/base-{rootfs.release}:{rootfs.key()}"
+    cached = [base, f"localhost/socle/configured-{args.profile}:latest"]
+    for ref in cached:  # truly cold: no cached base, no kept configuration
+        subprocess.run(["podman", "untag", ref], capture_output=True)
     cold = timed([*invoke, "--force"], env)
     manifest = json.loads(next((work / "dist").rglob("manifest.json")).read_text())
+    cold_steps = manifest["build"]["steps_s"]
     pkgs = sorted(manifest["packages"])
-    rootfs = masters.load_spec(args.profile, year).rootfs()
     floor_cmd = [
         "mmdebstrap", "--variant=minbase", "--format=tar", "--dpkgopt=force-unsafe-io",
         f"--include={','.join(pkgs)}", rootfs.release, str(work / "floor.tar"), *rootfs.sources(),
@@ -68,7 +73,12 @@ def main() -> None:
     data.setdefault("catalogue", {}).setdefault("software", []).append("git")
     data["catalogue"].setdefault("disciplines", []).append("nsi-snt")
     spec_path.write_text(dumps(data))
+    shutil.rmtree(work / "dist")
     rebuild = timed([*invoke, "--update-lock"], env)
+    rebuild_steps = json.loads(next((work / "dist").rglob("manifest.json")).read_text())["build"]["steps_s"]
+    print(f"{'step':58} {'cold':>8} {'rebuild':>8}")
+    for name in dict.fromkeys([*cold_steps, *rebuild_steps]):
+        print(f"{name[:58]:58} {cold_steps.get(name, 0):8.1f} {rebuild_steps.get(name, 0):8.1f}")
     print(f"profile            : {args.profile} ({len(pkgs)} packages)")
     print(f"cold build         : {cold:7.1f} s")
     print(f"floor (mmdebstrap) : {floor:7.1f} s")

@@ -690,6 +690,10 @@ def _reuse_key(spec: MasterSpec, rootfs: images.RootfsSpec) -> str:
     return h.hexdigest()[:32]
 
 
+#: layers of a configured image (base, first configuration, then one per reuse) beyond which a build starts clean
+MAX_REUSED_LAYERS = 12
+
+
 def _configured_ref(spec: MasterSpec) -> str:
     return f"localhost/socle/configured-{spec.profile}:latest"
 
@@ -704,9 +708,11 @@ def _reusable_configuration(ctx: BuildContext, rootfs: images.RootfsSpec) -> str
     ref = _configured_ref(ctx.spec)
     if ctx.clean or not images.image_exists(ref):
         return None
-    label = subprocess.run(["podman", "image", "inspect", "--format", '{{index .Labels "org.socle.reuse"}}', ref],
-                           capture_output=True, text=True).stdout.strip()  # fmt: skip
-    return ref if label == _reuse_key(ctx.spec, rootfs) else None
+    fmt = '{{index .Labels "org.socle.reuse"}} {{len .RootFS.Layers}}'
+    out = subprocess.run(["podman", "image", "inspect", "--format", fmt, ref], capture_output=True, text=True)
+    label, _, layers = out.stdout.strip().partition(" ")
+    # each reuse adds a layer: past MAX_REUSED_LAYERS, configure from the base again (and start a new chain)
+    return ref if label == _reuse_key(ctx.spec, rootfs) and int(layers or 0) <= MAX_REUSED_LAYERS else None
 
 
 def _configure(ctx: BuildContext, start: str, selection: list[dict[str, str]], *, upgrade: bool) -> None:
@@ -734,20 +740,21 @@ def _configure(ctx: BuildContext, start: str, selection: list[dict[str, str]], *
     _ansible(ctx, book, "configure")
 
 
-def _keep_configuration(ctx: BuildContext, rootfs: images.RootfsSpec, *, reused: bool) -> None:
-    """Commit the configured (not yet generalised) container for the next build; drop the older one.
-
-    On a reused configuration the commit is squashed, so that layers do not pile up build after
-    build and the previous image can go.
-    """
+def _keep_configuration(ctx: BuildContext, rootfs: images.RootfsSpec) -> None:
+    """Commit the configured (not yet generalised) container for the next build, then go on in a
+    fresh container from it: generalisation and the master's own commit are then a small layer on
+    top, and the next build of the profile can start from this configuration."""
     ref = _configured_ref(ctx.spec)
     old = subprocess.run(["podman", "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True,
                          text=True).stdout.strip()  # fmt: skip
-    squash = ["--squash"] if reused else []
-    _podman("commit", "--quiet", *squash, "--change", f"LABEL org.socle.reuse={_reuse_key(ctx.spec, rootfs)}",
+    _podman("stop", "-t", "2", ctx.container, what="stop the build container")
+    _podman("commit", "--quiet", "--change", f"LABEL org.socle.reuse={_reuse_key(ctx.spec, rootfs)}",
             ctx.container, ref, what="keep the configured image")  # fmt: skip
-    if old:
+    if old:  # refused while a master image or the new configuration still builds on it: it stays
         subprocess.run(["podman", "image", "rm", old], capture_output=True, check=False)
+    _podman("rm", "-f", "-t", "0", ctx.container, what="remove the configure container")
+    _podman("run", "-d", "--init", "--name", ctx.container, "--hostname", "master", ref, "sleep", "infinity",
+            what="start the generalisation container")  # fmt: skip
 
 
 def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
@@ -790,7 +797,7 @@ def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
             spec.lock_path.write_text(json.dumps(lock_data, indent=1, sort_keys=True) + "\n")
             console.print(f"  wrote {rel(spec.lock_path)} ({len(pkgs)} packages)")
     with step(ctx, "keep the configuration for the next build"):
-        _keep_configuration(ctx, rootfs, reused=bool(reuse))
+        _keep_configuration(ctx, rootfs)
     with step(ctx, "generalise (master_finalize)"):
         manifest_in_image = {"profile": spec.profile, "version": ctx.version, "school_year": spec.year}
         run(

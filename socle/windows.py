@@ -139,7 +139,11 @@ class Inputs:
     def lock(self, spec: Any) -> dict[str, Any]:
         return {
             "spec": str(rel(spec.path)),
-            "iso": {"file": self.iso.name, "sha256": self.iso_sha256},
+            "iso": {
+                "file": self.iso.name,
+                "sha256": self.iso_sha256,
+                "edition_index": int((spec.data.get("windows") or {}).get("edition_index", 1)),
+            },
             "virtio_iso": {"file": self.virtio_iso.name, "sha256": self.virtio_sha256},
             "collections": self.collections,
         }
@@ -209,10 +213,17 @@ def check_inputs(spec: Any, *, update_lock: bool = False) -> Inputs:
         )
     lock = read_lock(spec)
     if lock and not update_lock:
-        locked = {"iso": lock["iso"]["sha256"], "virtio_iso": lock["virtio_iso"]["sha256"],
-                  "collections": lock.get("collections", {})}  # fmt: skip
-        now = {"iso": found.iso_sha256, "virtio_iso": found.virtio_sha256, "collections": found.collections}
-        labels = {"iso": "Windows ISO", "virtio_iso": "virtio drivers ISO", "collections": "collections"}
+        pinned, current = lock, found.lock(spec)
+        locked = {
+            "iso": pinned["iso"]["sha256"],
+            "edition_index": pinned["iso"].get("edition_index"),
+            "virtio_iso": pinned["virtio_iso"]["sha256"],
+            "collections": pinned.get("collections", {}),
+        }
+        now = {"iso": current["iso"]["sha256"], "edition_index": current["iso"]["edition_index"],
+               "virtio_iso": current["virtio_iso"]["sha256"], "collections": current["collections"]}  # fmt: skip
+        labels = {"iso": "Windows ISO", "edition_index": "edition index", "virtio_iso": "virtio drivers ISO",
+                  "collections": "collections"}  # fmt: skip
         for key, label in labels.items():
             if locked[key] != now[key]:
                 raise SocleError(

@@ -23,9 +23,10 @@ from socle.errors import StepFailed
 from tests.conftest import run_invoke
 
 TOOLS = ("qemu-img", "qemu-system-x86_64", "swtpm", "xorriso", "wimcapture", "mkntfs", "sfdisk")
-pytestmark = pytest.mark.skipif(
-    any(not shutil.which(t) for t in TOOLS), reason=f"needs {', '.join(TOOLS)} (invoke setup)"
-)
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(any(not shutil.which(t) for t in TOOLS), reason=f"needs {', '.join(TOOLS)} (invoke setup)"),
+]
 
 
 def _ntfs_disk(tmp_path: Path, tree: Path) -> Path:

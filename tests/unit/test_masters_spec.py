@@ -59,3 +59,16 @@ def test_patch_allows_updates_only():
     }
     with pytest.raises(SocleError, match="may only update packages"):
         masters._compare_lock(lock, {"bash": {"version": "5.2-2"}, "x": {"version": "1"}}, patch=True)
+
+
+def test_a_configuration_is_reused_across_catalogue_and_version_changes_only():
+    spec = masters.load_spec("ci", "2026-2027")
+    rootfs = spec.rootfs()
+    key = masters._reuse_key(spec, rootfs)
+    changed = {**spec.data, "catalogue": {"software": ["git"]}, "version": "2026-2027.4"}
+    catalogue = masters.MasterSpec(spec.path, changed)
+    assert masters._reuse_key(catalogue, rootfs) == key
+    hardening = masters.MasterSpec(spec.path, {**spec.data, "hardening_level": "intermediary"})
+    assert masters._reuse_key(hardening, rootfs) != key
+    other_base = masters.MasterSpec(spec.path, {**spec.data, "packages": {"extra": ["vim"]}})
+    assert masters._reuse_key(other_base, other_base.rootfs()) != key

@@ -197,3 +197,11 @@ def test_gpt_partitions_as_windows_setup_lays_them_out(tmp_path):
 def test_a_disk_without_gpt_is_a_clear_failure():
     with pytest.raises(SocleError, match="no GPT partition table"):
         windows.gpt_partitions(bytes(34 * 512))
+
+
+def test_another_edition_than_the_lock_is_refused(tmp_path, media):
+    spec = _spec_copy(tmp_path, iso=str(media[0]), virtio_iso=str(media[1]), vm={"accel": "tcg"})
+    spec.lock_path.write_text(json.dumps(windows.check_inputs(spec).lock(spec)))
+    spec.data["windows"]["edition_index"] = 1
+    with pytest.raises(SocleError, match="edition index differs from the lock"):
+        windows.check_inputs(spec)
