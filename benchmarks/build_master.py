@@ -6,8 +6,10 @@
 1. cold build: no cached base image, apt cache or configuration, `invoke build-master --profile P --force`;
 2. floor: one `mmdebstrap` call producing the same final package set (every package of the
    master's manifest) — what installing those packages costs with no configuration at all;
-3. rebuild after one catalogue change (a new approved row): `--update-lock` build, which configures
-   on top of the cold build's kept configuration.
+3. rebuild after one catalogue change — a teacher's request merged: one new card and one approved
+   row, in a copy of the catalogue (``SOCLE_CATALOGUE_DIR``) — with ``--update-lock``, which
+   configures on top of the cold build's kept configuration. The benchmark checks that the
+   selection changed by exactly that entry.
 
 Prints seconds and the ratios cold/floor (goal <= 1.25) and rebuild/cold (goal <= 0.15).
 """
@@ -41,9 +43,30 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
     return time.monotonic() - start
 
 
+def _add_approved_row(catalogue: Path, software: str) -> None:
+    """A new function, a new card (from git's, for a Debian package of the same name) and its approved nsi-snt row."""
+    card = yaml.safe_load((catalogue / "software" / "git.yaml").read_text())
+    card.update(id=software, name=software, summary_fr="Moniteur système interactif", version="3.4.1")
+    card["external_ids"] = {"debian_source": software}
+    card["platforms"]["linux"]["apt"]["packages"] = [software]
+    del card["platforms"]["windows"]
+    (catalogue / "software" / f"{software}.yaml").write_text(dumps(card))
+    taxonomy_path = catalogue / "taxonomy.yaml"
+    taxonomy = yaml.safe_load(taxonomy_path.read_text())
+    taxonomy["functions"]["moniteur-systeme"] = {"label_fr": "Moniteur de processus et de ressources"}
+    taxonomy_path.write_text(dumps(taxonomy))
+    table_path = catalogue / "disciplines" / "nsi-snt.yaml"
+    table = yaml.safe_load(table_path.read_text())
+    row = dict(table["choices"][0])
+    row.update(function="moniteur-systeme", software=software, rationale_fr="Observer processus et mémoire en NSI")
+    table["choices"].append(row)
+    table_path.write_text(dumps(table))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="ci")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (the rebuilt master is in dist/)")
     args = parser.parse_args()
     year = masters.resolve_year(None)
     work = Path(tempfile.mkdtemp(prefix="socle-bench-"))
@@ -51,7 +74,10 @@ def main() -> None:
     spec_dir.mkdir(parents=True)
     shutil.copy(ROOT / "masters" / year / f"{args.profile}.yaml", spec_dir)
     cache = work / "cache"
-    env = {"SOCLE_MASTERS_DIR": str(work / "masters"), "SOCLE_DIST": str(work / "dist"), "SOCLE_CACHE": str(cache)}
+    catalogue_copy = work / "software_catalogue"
+    shutil.copytree(ROOT / "software_catalogue", catalogue_copy)
+    env = {"SOCLE_MASTERS_DIR": str(work / "masters"), "SOCLE_DIST": str(work / "dist"), "SOCLE_CACHE": str(cache),
+           "SOCLE_CATALOGUE_DIR": str(catalogue_copy)}  # fmt: skip
     invoke = [str(Path(sys.executable).parent / "invoke"), "build-master", "--profile", args.profile, "--year", year]
     rootfs = masters.load_spec(args.profile, year).rootfs()
     base = f"localhost/socle/base-{rootfs.release}:{rootfs.key()}"
@@ -67,15 +93,23 @@ def main() -> None:
         f"--include={','.join(pkgs)}", rootfs.release, str(work / "floor.tar"), *rootfs.sources(),
     ]  # fmt: skip
     floor = timed(floor_cmd, {})
-    # one catalogue change as the build sees it: one more approved software in the selection
+    # one catalogue change as regional IT meets it: a teacher's request merged, i.e. one new card and
+    # one approved row (nsi-snt), in a copy of the catalogue; a spec that lists its software gets it too
+    _add_approved_row(catalogue_copy, "htop")
     spec_path = spec_dir / f"{args.profile}.yaml"
     data = yaml.safe_load(spec_path.read_text())
-    data.setdefault("catalogue", {}).setdefault("software", []).append("git")
-    data["catalogue"].setdefault("disciplines", []).append("nsi-snt")
+    if "software" in data.get("catalogue", {}):
+        data["catalogue"]["software"].append("htop")
+        data["catalogue"].setdefault("disciplines", []).append("nsi-snt")
     spec_path.write_text(dumps(data))
+    before = {e["name"] for e in manifest["catalogue"]["entries"]}
     shutil.rmtree(work / "dist")
     rebuild = timed([*invoke, "--update-lock"], env)
-    rebuild_steps = json.loads(next((work / "dist").rglob("manifest.json")).read_text())["build"]["steps_s"]
+    rebuilt = json.loads(next((work / "dist").rglob("manifest.json")).read_text())
+    rebuild_steps = rebuilt["build"]["steps_s"]
+    change = sorted({e["name"] for e in rebuilt["catalogue"]["entries"]} ^ before)
+    if change != ["htop"]:
+        sys.exit(f"benchmark error: the rebuild's catalogue changed by {change}, not by one entry")
     print(f"{'step':58} {'cold':>8} {'rebuild':>8}")
     for name in dict.fromkeys([*cold_steps, *rebuild_steps]):
         print(f"{name[:58]:58} {cold_steps.get(name, 0):8.1f} {rebuild_steps.get(name, 0):8.1f}")
@@ -85,7 +119,10 @@ def main() -> None:
     print(f"rebuild (1 change) : {rebuild:7.1f} s")
     print(f"cold / floor       : {cold / floor:7.2f}   (goal <= 1.25)")
     print(f"rebuild / cold     : {rebuild / cold:7.2f}   (goal <= 0.15)")
-    shutil.rmtree(work, ignore_errors=True)
+    if args.keep:
+        print(f"kept             : {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ __version__ = "0.1.0"
 
 #: Root of the project checkout (the directory that holds ``pyproject.toml``).
 ROOT = Path(__file__).resolve().parent.parent
+#: The software catalogue masters are built from (another checkout: SOCLE_CATALOGUE_DIR).
+CATALOGUE_DIR = Path(os.environ.get("SOCLE_CATALOGUE_DIR", ROOT / "software_catalogue"))
 
 
 def rel(path: Path) -> str:

@@ -19,14 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from socle import ROOT, debian, rel, uai
+from socle import CATALOGUE_DIR, debian, rel, uai
 from socle.errors import SocleError
 from socle.findings import Finding, errors
 from socle.masters import school_year_of
 from socle.schema import validate
 from socle.yamlio import Document, KeyPath, format_keypath, load
-
-CATALOGUE_DIR = ROOT / "software_catalogue"
 
 CHECKS: dict[str, str] = {
     "CAT001": "schema: required keys, types, enums, no unknown keys",

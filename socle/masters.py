@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from rich.console import Console
 
-from socle import ROOT, __version__, images, rel, signing, system
+from socle import CATALOGUE_DIR, ROOT, __version__, images, rel, signing, system
 from socle.errors import SocleError, StepFailed
 from socle.findings import errors
 from socle.proc import run
@@ -193,10 +193,9 @@ def _source_date_epoch() -> int:
 
 
 def git_revision(path: Path) -> dict[str, Any]:
-    rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run(
-        ["git", "-C", str(ROOT), "status", "--porcelain", "--", str(path)], capture_output=True, text=True
-    )
+    """Commit of the git checkout holding ``path`` and whether ``path`` has uncommitted changes."""
+    rev = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(path), "status", "--porcelain", "--", "."], capture_output=True, text=True)
     return {
         "commit": rev.stdout.strip() if rev.returncode == 0 else None,
         "dirty": bool(dirty.stdout.strip()) if dirty.returncode == 0 else None,
@@ -667,7 +666,7 @@ def inputs_sha256(spec: MasterSpec) -> str:
     """Hash of everything a build consumes: spec, lock, roles, catalogue, socle version."""
     h = hashlib.sha256(__version__.encode())
     files = [spec.path, spec.lock_path]
-    for folder in (ROOT / "roles", ROOT / "software_catalogue"):
+    for folder in (ROOT / "roles", CATALOGUE_DIR):
         files += sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     for path in files:
         if path.exists():
@@ -698,21 +697,30 @@ def _configured_ref(spec: MasterSpec) -> str:
     return f"localhost/socle/configured-{spec.profile}:latest"
 
 
-def _reusable_configuration(ctx: BuildContext, rootfs: images.RootfsSpec) -> str | None:
-    """The previous build's configured image, when only the catalogue, the lock or the version changed.
+def _reusable_configuration(
+    ctx: BuildContext, rootfs: images.RootfsSpec, selection: list[dict[str, str]]
+) -> str | None:
+    """The previous build's configured image, when the catalogue only grew (or the lock or version changed).
 
-    Roles are idempotent and catalogue_software purges entries that left the selection, so
-    configuring on top of it gives the same image; the lock check still decides (a mismatch
-    configures again from the base). ``--force`` always builds from the base.
+    Roles are idempotent, so configuring on top of it installs only what is new; the lock check
+    still decides (a mismatch configures again from the base). An entry that left the selection
+    means a build from the base: apt cannot tell what a removal should take along (dependencies
+    kept because something else recommends them), and a master must equal a clean build.
+    ``--force`` always builds from the base.
     """
     ref = _configured_ref(ctx.spec)
     if ctx.clean or not images.image_exists(ref):
         return None
-    fmt = '{{index .Labels "org.socle.reuse"}} {{len .RootFS.Layers}}'
+    fmt = '{{index .Labels "org.socle.reuse"}}|{{len .RootFS.Layers}}|{{index .Labels "org.socle.catalogue"}}'
     out = subprocess.run(["podman", "image", "inspect", "--format", fmt, ref], capture_output=True, text=True)
-    label, _, layers = out.stdout.strip().partition(" ")
-    # each reuse adds a layer: past MAX_REUSED_LAYERS, configure from the base again (and start a new chain)
-    return ref if label == _reuse_key(ctx.spec, rootfs) and int(layers or 0) <= MAX_REUSED_LAYERS else None
+    label, layers, carried = [*out.stdout.strip().split("|"), "", "", ""][:3]
+    if label != _reuse_key(ctx.spec, rootfs) or int(layers or 0) > MAX_REUSED_LAYERS:
+        return None  # other roles, spec or base; or a long chain of reuses: start a new one
+    withdrawn = set(filter(None, carried.split(","))) - {e["name"] for e in selection}
+    if withdrawn:
+        console.print(f"  configuring from the base: {', '.join(sorted(withdrawn))} left the catalogue selection")
+        return None
+    return ref
 
 
 def _configure(ctx: BuildContext, start: str, selection: list[dict[str, str]], *, upgrade: bool) -> None:
@@ -727,7 +735,6 @@ def _configure(ctx: BuildContext, start: str, selection: list[dict[str, str]], *
         "socle_master_profile": spec.profile,
         "socle_master_version": ctx.version,
         "catalogue_software_packages": selection,
-        "catalogue_software_protected_packages": spec.packages,
         "hardening_level": spec.data.get("hardening_level", "minimal"),
     }
     if spec.data.get("branding"):
@@ -740,7 +747,7 @@ def _configure(ctx: BuildContext, start: str, selection: list[dict[str, str]], *
     _ansible(ctx, book, "configure")
 
 
-def _keep_configuration(ctx: BuildContext, rootfs: images.RootfsSpec) -> None:
+def _keep_configuration(ctx: BuildContext, rootfs: images.RootfsSpec, selection: list[dict[str, str]]) -> None:
     """Commit the configured (not yet generalised) container for the next build, then go on in a
     fresh container from it: generalisation and the master's own commit are then a small layer on
     top, and the next build of the profile can start from this configuration."""
@@ -748,8 +755,10 @@ def _keep_configuration(ctx: BuildContext, rootfs: images.RootfsSpec) -> None:
     old = subprocess.run(["podman", "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True,
                          text=True).stdout.strip()  # fmt: skip
     _podman("stop", "-t", "2", ctx.container, what="stop the build container")
+    carried = ",".join(sorted({e["name"] for e in selection}))
     _podman("commit", "--quiet", "--change", f"LABEL org.socle.reuse={_reuse_key(ctx.spec, rootfs)}",
-            ctx.container, ref, what="keep the configured image")  # fmt: skip
+            "--change", f"LABEL org.socle.catalogue={carried}", ctx.container, ref,
+            what="keep the configured image")  # fmt: skip
     if old:  # refused while a master image or the new configuration still builds on it: it stays
         subprocess.run(["podman", "image", "rm", old], capture_output=True, check=False)
     _podman("rm", "-f", "-t", "0", ctx.container, what="remove the configure container")
@@ -767,7 +776,7 @@ def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
             images.import_rootfs(tar, base_ref, labels={"org.socle.kind": "base", "org.socle.key": rootfs.key()})
     with step(ctx, "catalogue selection"):
         selection = catalogue_selection(spec, lock)
-    reuse = _reusable_configuration(ctx, rootfs)
+    reuse = _reusable_configuration(ctx, rootfs, selection)
     with step(ctx, "configure with Ansible roles" + (" (on the previous build's configuration)" if reuse else "")):
         _configure(ctx, reuse or base_ref, selection, upgrade=ctx.patch or bool(reuse and lock is None))
     with step(ctx, "package set and lock"):
@@ -797,7 +806,7 @@ def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
             spec.lock_path.write_text(json.dumps(lock_data, indent=1, sort_keys=True) + "\n")
             console.print(f"  wrote {rel(spec.lock_path)} ({len(pkgs)} packages)")
     with step(ctx, "keep the configuration for the next build"):
-        _keep_configuration(ctx, rootfs)
+        _keep_configuration(ctx, rootfs, selection)
     with step(ctx, "generalise (master_finalize)"):
         manifest_in_image = {"profile": spec.profile, "version": ctx.version, "school_year": spec.year}
         run(
@@ -839,7 +848,7 @@ def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
     with step(ctx, "sign (OpenPGP, SHA256SUMS.asc)"):
         signing.sign(ctx.staging / "SHA256SUMS")
         signature = {"file": "SHA256SUMS.asc", "signs": "SHA256SUMS", "key": signing.signer()[1]}
-    catalogue_rev = git_revision(ROOT / "software_catalogue")
+    catalogue_rev = git_revision(CATALOGUE_DIR)
     return {
         "schema_version": 1,
         "profile": spec.profile,

@@ -41,7 +41,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from socle import ROOT, rel
+from socle import CATALOGUE_DIR, ROOT, rel
 from socle.errors import SocleError, StepFailed
 from socle.proc import run
 
@@ -675,7 +675,7 @@ def _manifest(
         "spec_sha256": spec.sha256(),
         "inputs": inputs.lock(spec),
         "catalogue": {
-            "revision": masters.git_revision(ROOT / "software_catalogue"),
+            "revision": masters.git_revision(CATALOGUE_DIR),
             "entries": packages,
             "not_installable": not_installable,
         },

@@ -32,7 +32,12 @@ BOOT_TIMEOUT_S = int(os.environ.get("SOCLE_QEMU_BOOT_TIMEOUT", "1500"))
 
 @pytest.fixture(scope="module")
 def poste_linux(tmp_path_factory) -> Path:
-    """`invoke build-master` with no option but the year, into a scratch dist (the spec without its lock)."""
+    """`invoke build-master` with no option but the year, into a scratch dist (the spec without its lock).
+
+    SOCLE_HEAVY_MASTER=<published poste-linux folder> checks and boots that master instead of building one.
+    """
+    if os.environ.get("SOCLE_HEAVY_MASTER"):
+        return Path(os.environ["SOCLE_HEAVY_MASTER"])
     masters_dir = tmp_path_factory.mktemp("masters")
     (masters_dir / "2026-2027").mkdir()
     shutil.copy(ROOT / "masters" / "2026-2027" / "poste-linux.yaml", masters_dir / "2026-2027")
