@@ -282,7 +282,11 @@ def _ansible(ctx: BuildContext, playbook: Path, label: str) -> None:
             }
         )
     )
-    log = ctx.staging / "build" / f"{label}.log"
+    run_playbook(["-i", str(inventory), str(playbook)], ctx.staging / "build" / f"{label}.log", label)
+
+
+def run_playbook(args: list[str], log: Path, label: str) -> None:
+    """ansible-playbook ARGS with the project's configuration, output to ``log``; a failure names its tasks."""
     env = {
         **os.environ,
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
@@ -292,18 +296,20 @@ def _ansible(ctx: BuildContext, playbook: Path, label: str) -> None:
     }
     with log.open("w") as fh:
         rc = subprocess.run(
-            ["ansible-playbook", "-i", str(inventory), str(playbook)],
-            cwd=ROOT,
-            env=env,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            check=False,
+            ["ansible-playbook", *args], cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, check=False
         ).returncode
     if rc:
         lines = log.read_text().splitlines()
         failed = [ln for ln in lines if "fatal:" in ln or "FAILED" in ln or "ERROR" in ln]
         tail = "\n    ".join(ln[:300] for ln in (failed or lines)[-8:])
         raise StepFailed(f"ansible-playbook ({label}) failed:\n    {tail}", hint=f"full log: {log}")
+
+
+def _package_set(container: str) -> dict[str, dict[str, str]]:
+    """Every installed package with its version, architecture and index sha256."""
+    pkgs = _installed_packages(container)
+    _package_checksums(container, pkgs)
+    return pkgs
 
 
 def _installed_packages(container: str) -> dict[str, dict[str, str]]:
@@ -366,7 +372,7 @@ def _compare_lock(lock: dict[str, Any], pkgs: dict[str, dict[str, str]], patch: 
     return {}
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -614,13 +620,11 @@ def build(
         )
     version = _next_patch_version(spec) if patch else spec.version
     final = dist_dir() / "masters" / spec.year / spec.profile / version
-    if final.exists() and (final / "manifest.json").exists() and not (update_lock or patch):
-        manifest = json.loads((final / "manifest.json").read_text())
-        if manifest.get("inputs_sha256") == inputs_sha256(spec) and not force:
-            console.print(
-                f"[green]already built[/]: {final} (same spec, lock, roles and catalogue); use --force to rebuild"
-            )
-            return final
+    if not (update_lock or patch or force) and already_built(spec, final):
+        console.print(
+            f"[green]already built[/]: {final} (same spec, lock, roles and catalogue); use --force to rebuild"
+        )
+        return final
     staging = final.with_name(f".{version}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -649,6 +653,16 @@ def build(
     return publish(staging, final, manifest)
 
 
+def write_sums(staging: Path, produced: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """sha256 and size of each artefact (name -> file in ``staging``), listed in ``staging/SHA256SUMS``."""
+    artefacts = {
+        name: {"sha256": sha256_file(staging / f), "bytes": (staging / f).stat().st_size}
+        for name, f in sorted(produced.items())
+    }
+    (staging / "SHA256SUMS").write_text("".join(f"{a['sha256']}  {n}\n" for n, a in artefacts.items()))
+    return artefacts
+
+
 def publish(staging: Path, final: Path, manifest: dict[str, Any]) -> Path:
     """Write the manifest, then swap the staging directory in: a reader sees the old or the new master."""
     (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
@@ -662,20 +676,32 @@ def publish(staging: Path, final: Path, manifest: dict[str, Any]) -> Path:
     return final
 
 
+def _hash_files(h: Any, *paths: Path) -> None:
+    """Feed ``h`` with the name and content of each file, folders walked in order (caches skipped)."""
+    for path in paths:
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        else:
+            files = [path] if path.exists() else []
+        for file in files:
+            h.update(rel(file).encode() + b"\0" + file.read_bytes() + b"\0")
+
+
 def inputs_sha256(spec: MasterSpec) -> str:
     """Hash of everything a build consumes: spec, lock, roles, catalogue, socle version."""
     h = hashlib.sha256(__version__.encode())
-    files = [spec.path, spec.lock_path]
-    for folder in (ROOT / "roles", CATALOGUE_DIR):
-        files += sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    for path in files:
-        if path.exists():
-            h.update(rel(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    _hash_files(h, spec.path, spec.lock_path, ROOT / "roles", CATALOGUE_DIR)
     return h.hexdigest()
 
 
+def already_built(spec: MasterSpec, final: Path) -> bool:
+    """``final`` holds a master built from exactly the current inputs (spec, lock, roles, catalogue)."""
+    manifest = final / "manifest.json"
+    return manifest.exists() and json.loads(manifest.read_text()).get("inputs_sha256") == inputs_sha256(spec)
+
+
 def _file_sha(path: Path) -> str | None:
-    return _sha256(path) if path.exists() else None
+    return sha256_file(path) if path.exists() else None
 
 
 # --- configuration, and its reuse by the next build -------------------------------------------
@@ -684,8 +710,7 @@ def _reuse_key(spec: MasterSpec, rootfs: images.RootfsSpec) -> str:
     h = hashlib.sha256(f"{__version__}\0{rootfs.key()}\0".encode())
     data = {k: v for k, v in spec.data.items() if k not in {"catalogue", "version", "description"}}
     h.update(json.dumps(data, sort_keys=True).encode())
-    for path in sorted(p for p in (ROOT / "roles").rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        h.update(rel(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    _hash_files(h, ROOT / "roles")
     return h.hexdigest()[:32]
 
 
@@ -723,13 +748,16 @@ def _reusable_configuration(
     return ref
 
 
+def _start_container(ctx: BuildContext, image: str) -> None:
+    """(Re)start the build container from ``image``: ``sleep infinity`` under --init, never systemd."""
+    subprocess.run(["podman", "rm", "-f", "-t", "0", ctx.container], capture_output=True, check=False)
+    _podman("run", "-d", "--init", "--name", ctx.container, "--hostname", "master", image, "sleep", "infinity",
+            what="start the build container")  # fmt: skip
+
+
 def _configure(ctx: BuildContext, start: str, selection: list[dict[str, str]], *, upgrade: bool) -> None:
     spec = ctx.spec
-    subprocess.run(["podman", "rm", "-f", "-t", "0", ctx.container], capture_output=True, check=False)
-    _podman(
-        "run", "-d", "--init", "--name", ctx.container, "--hostname", "master", start, "sleep", "infinity",
-        what="start the build container",
-    )  # fmt: skip
+    _start_container(ctx, start)
     roles = [r for r in spec.data["roles"] if r["name"] != "master_finalize"]
     extra = {
         "socle_master_profile": spec.profile,
@@ -761,9 +789,7 @@ def _keep_configuration(ctx: BuildContext, rootfs: images.RootfsSpec, selection:
             what="keep the configured image")  # fmt: skip
     if old:  # refused while a master image or the new configuration still builds on it: it stays
         subprocess.run(["podman", "image", "rm", old], capture_output=True, check=False)
-    _podman("rm", "-f", "-t", "0", ctx.container, what="remove the configure container")
-    _podman("run", "-d", "--init", "--name", ctx.container, "--hostname", "master", ref, "sleep", "infinity",
-            what="start the generalisation container")  # fmt: skip
+    _start_container(ctx, ref)
 
 
 def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
@@ -780,8 +806,7 @@ def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
     with step(ctx, "configure with Ansible roles" + (" (on the previous build's configuration)" if reuse else "")):
         _configure(ctx, reuse or base_ref, selection, upgrade=ctx.patch or bool(reuse and lock is None))
     with step(ctx, "package set and lock"):
-        pkgs = _installed_packages(ctx.container)
-        _package_checksums(ctx.container, pkgs)
+        pkgs = _package_set(ctx.container)
         patched: dict[str, Any] = {}
         if lock is not None:
             try:
@@ -793,8 +818,7 @@ def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
                 console.print("  the reused configuration does not match the lock: configuring from the base")
                 reuse = None
                 _configure(ctx, base_ref, selection, upgrade=ctx.patch)
-                pkgs = _installed_packages(ctx.container)
-                _package_checksums(ctx.container, pkgs)
+                pkgs = _package_set(ctx.container)
                 patched = _compare_lock(lock, pkgs, ctx.patch)
         else:
             lock_data = {
@@ -840,11 +864,7 @@ def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
         sbom = _sbom(ctx, pkgs)
         (ctx.staging / "sbom.cdx.json").write_text(json.dumps(sbom, indent=2, sort_keys=True) + "\n")
         produced["sbom.cdx.json"] = "sbom.cdx.json"
-        artefacts = {
-            name: {"sha256": _sha256(ctx.staging / f), "bytes": (ctx.staging / f).stat().st_size}
-            for name, f in sorted(produced.items())
-        }
-        (ctx.staging / "SHA256SUMS").write_text("".join(f"{a['sha256']}  {n}\n" for n, a in artefacts.items()))
+        artefacts = write_sums(ctx.staging, produced)
     with step(ctx, "sign (OpenPGP, SHA256SUMS.asc)"):
         signing.sign(ctx.staging / "SHA256SUMS")
         signature = {"file": "SHA256SUMS.asc", "signs": "SHA256SUMS", "key": signing.signer()[1]}
@@ -896,6 +916,6 @@ def verify_artefacts(master_dir: Path) -> list[str]:
         path = master_dir / name
         if not path.exists():
             problems.append(f"{name}: missing")
-        elif _sha256(path) != art["sha256"]:
+        elif sha256_file(path) != art["sha256"]:
             problems.append(f"{name}: sha256 mismatch")
     return problems

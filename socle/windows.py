@@ -20,7 +20,6 @@ The pipeline (docs/windows.md), driven directly from Python rather than by Packe
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import ipaddress
 import json
 import os
@@ -30,7 +29,6 @@ import socket
 import ssl
 import struct
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -41,7 +39,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from socle import CATALOGUE_DIR, ROOT, rel
+from socle import CATALOGUE_DIR, ROOT, masters, rel
 from socle.errors import SocleError, StepFailed
 from socle.proc import run
 
@@ -162,14 +160,6 @@ def collection_versions() -> dict[str, str]:
     return dict(sorted(found.items()))
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 22):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _ovmf(vm: VmSettings) -> tuple[Path, Path]:
     """Firmware code and variables template: Microsoft's Secure Boot keys enrolled, or none."""
     suffix = ".ms.fd" if vm.secure_boot else ".fd"
@@ -204,7 +194,7 @@ def check_inputs(spec: Any, *, update_lock: bool = False) -> Inputs:
             where=f"{rel(spec.path)} [windows.virtio_iso]",
             hint="Fedora's virtio-win ISO, from the Région's software mirror (or set SOCLE_VIRTIO_ISO)",
         )
-    found = Inputs(iso, _file_sha256(iso), virtio, _file_sha256(virtio), collection_versions())
+    found = Inputs(iso, masters.sha256_file(iso), virtio, masters.sha256_file(virtio), collection_versions())
     if win.get("iso_sha256") and win["iso_sha256"] != found.iso_sha256:
         raise SocleError(
             f"the ISO's sha256 is {found.iso_sha256}, the spec expects {win['iso_sha256']}",
@@ -213,15 +203,7 @@ def check_inputs(spec: Any, *, update_lock: bool = False) -> Inputs:
         )
     lock = read_lock(spec)
     if lock and not update_lock:
-        pinned, current = lock, found.lock(spec)
-        locked = {
-            "iso": pinned["iso"]["sha256"],
-            "edition_index": pinned["iso"].get("edition_index"),
-            "virtio_iso": pinned["virtio_iso"]["sha256"],
-            "collections": pinned.get("collections", {}),
-        }
-        now = {"iso": current["iso"]["sha256"], "edition_index": current["iso"]["edition_index"],
-               "virtio_iso": current["virtio_iso"]["sha256"], "collections": current["collections"]}  # fmt: skip
+        locked, now = _pins(lock), _pins(found.lock(spec))
         labels = {"iso": "Windows ISO", "edition_index": "edition index", "virtio_iso": "virtio drivers ISO",
                   "collections": "collections"}  # fmt: skip
         for key, label in labels.items():
@@ -235,18 +217,27 @@ def check_inputs(spec: Any, *, update_lock: bool = False) -> Inputs:
     return found
 
 
+def _pins(lock: dict[str, Any]) -> dict[str, Any]:
+    """What a Windows lock pins, as compared between the lock and the inputs found."""
+    return {
+        "iso": lock["iso"]["sha256"],
+        "edition_index": lock["iso"].get("edition_index"),
+        "virtio_iso": lock["virtio_iso"]["sha256"],
+        "collections": lock.get("collections", {}),
+    }
+
+
 def read_lock(spec: Any) -> dict[str, Any] | None:
-    if not spec.lock_path.exists():
-        return None
+    """The Windows lock (the JSON read like a Linux one), checked to pin both ISOs by sha256."""
+    data = masters.read_lock(spec)
     try:
-        data = json.loads(spec.lock_path.read_text())
-        if not (data["iso"]["sha256"] and data["virtio_iso"]["sha256"]):
+        if data is not None and not (data["iso"]["sha256"] and data["virtio_iso"]["sha256"]):
             raise ValueError("an input without sha256")
-        return data
     except (ValueError, KeyError, TypeError) as exc:
         raise SocleError(
             f"unreadable lock ({exc})", where=str(rel(spec.lock_path)), hint="restore it from git or use --update-lock"
         ) from None
+    return data
 
 
 # --- answer media -----------------------------------------------------------------------------
@@ -481,24 +472,9 @@ def build_inventory(workdir: Path, *, port: int, ca: Path, password: str) -> Pat
 def provision(workdir: Path, inventory: Path, extra: dict[str, Any], *, label: str, book: str) -> None:
     extra_file = workdir / f"{label}-vars.json"
     extra_file.write_text(json.dumps(extra))
-    log = workdir / f"{label}.log"
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_NOCOLOR": "1",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-    with log.open("w") as fh:
-        rc = subprocess.run(
-            ["ansible-playbook", "-i", str(inventory), "-e", f"@{workdir / 'build-account.yml'}",
-             "-e", f"@{extra_file}", str(ROOT / "playbooks" / book)],
-            cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, check=False,
-        ).returncode  # fmt: skip
-    if rc:
-        lines = log.read_text().splitlines()
-        failed = [ln for ln in lines if "fatal:" in ln or "FAILED" in ln or "ERROR" in ln]
-        tail = "\n    ".join(ln[:300] for ln in (failed or lines)[-8:])
-        raise StepFailed(f"ansible-playbook ({label}) failed:\n    {tail}", hint=f"full log: {log}")
+    args = ["-i", str(inventory), "-e", f"@{workdir / 'build-account.yml'}", "-e", f"@{extra_file}",
+            str(ROOT / "playbooks" / book)]  # fmt: skip
+    masters.run_playbook(args, workdir / f"{label}.log", label)
 
 
 # --- capture ----------------------------------------------------------------------------------
@@ -573,13 +549,12 @@ def capture(disk: Path, workdir: Path, wim: Path, *, name: str, description: str
 # --- the build --------------------------------------------------------------------------------
 def build(spec: Any, *, update_lock: bool = False, force: bool = False) -> Path:
     """Build, capture, sign and publish a Windows master; returns its directory in dist/."""
-    from socle import catalogue, images, masters, signing
+    from socle import catalogue, images, signing
 
     inputs = check_inputs(spec, update_lock=update_lock)
     vm = VmSettings.from_spec(spec)
     final = masters.dist_dir() / "masters" / spec.year / spec.profile / spec.version
-    done = final / "manifest.json"
-    if done.exists() and not (force or update_lock) and _inputs_of(done) == masters.inputs_sha256(spec):
+    if not (force or update_lock) and masters.already_built(spec, final):
         masters.console.print(f"[green]already built[/]: {final} (same spec, lock, roles and catalogue)")
         return final
     lock = read_lock(spec) or {}
@@ -651,20 +626,15 @@ def build(spec: Any, *, update_lock: bool = False, force: bool = False) -> Path:
     return masters.publish(staging, final, manifest)
 
 
-def _inputs_of(manifest: Path) -> str | None:
-    return json.loads(manifest.read_text()).get("inputs_sha256")
-
-
 def _manifest(
     spec: Any, inputs: Inputs, snapshot: dict[str, Any], packages: list[dict[str, Any]],
     not_installable: list[str], captured: dict[str, Any], staging: Path,
 ) -> dict[str, Any]:  # fmt: skip
     """What is inside: installed software (Uninstall keys), updates, inputs, artefacts; writes SHA256SUMS."""
-    from socle import masters, signing
+    from socle import signing
 
-    wim = staging / "install.wim"
-    artefacts = {"install.wim": {"sha256": _file_sha256(wim), "bytes": wim.stat().st_size, **captured}}
-    (staging / "SHA256SUMS").write_text(f"{artefacts['install.wim']['sha256']}  install.wim\n")
+    artefacts = masters.write_sums(staging, {"install.wim": "install.wim"})
+    artefacts["install.wim"].update(captured)
     return {
         "schema_version": 1,
         "platform": "windows",
