@@ -81,7 +81,7 @@ def main() -> None:
     invoke = [str(Path(sys.executable).parent / "invoke"), "build-master", "--profile", args.profile, "--year", year]
     rootfs = masters.load_spec(args.profile, year).rootfs()
     base = f"localhost/socle/base-{rootfs.release}:{rootfs.key()}"
-    cached = [base, f"localhost/socle/configured-{args.profile}:latest"]
+    cached = [base, f"localhost/socle/{args.profile}:latest"]
     for ref in cached:  # truly cold: no cached base, no kept configuration
         subprocess.run(["podman", "untag", ref], capture_output=True)
     cold = timed([*invoke, "--force"], env)

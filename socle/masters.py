@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,7 +160,7 @@ class BuildContext:
     final: Path
     container: str
     timings: dict[str, float] = field(default_factory=dict)
-    clean: bool = False  # configure from the base, never on the previous build's configuration
+    clean: bool = False  # configure from the base, never on the profile's last master
     resume: str = ""  # what a re-run reuses, said when a step fails
 
 
@@ -509,7 +510,7 @@ SSG_CONTENT = Path("/usr/share/xml/scap/ssg/content")
 ANSSI_MINIMAL = "xccdf_org.ssgproject.content_profile_anssi_bp28_minimal"
 
 
-def _openscap(ctx: BuildContext, image: str) -> dict[str, Any]:
+def _openscap(ctx: BuildContext, mount: str) -> dict[str, Any]:
     """ANSSI BP-028 minimal profile of Debian's SCAP Security Guide, when it has content for this release."""
     release = ctx.spec.data["base"]["release"]
     content = SSG_CONTENT / f"ssg-debian{DEBIAN_NUMBERS.get(release, 0)}-ds.xml"
@@ -521,12 +522,8 @@ def _openscap(ctx: BuildContext, image: str) -> dict[str, Any]:
         return {"skipped": "oscap-chroot not installed (invoke setup installs openscap-utils)"}
     results = ctx.staging / "verify" / "openscap-results.xml"
     results.parent.mkdir(parents=True, exist_ok=True)
-    mount = _podman("image", "mount", image, what="mount the master image")
-    try:
-        cmd = ["oscap-chroot", mount, "xccdf", "eval", "--profile", ANSSI_MINIMAL, "--results", str(results)]
-        proc = subprocess.run([*cmd, str(content)], capture_output=True, text=True, check=False)
-    finally:
-        subprocess.run(["podman", "image", "unmount", image], capture_output=True, check=False)
+    cmd = ["oscap-chroot", mount, "xccdf", "eval", "--profile", ANSSI_MINIMAL, "--results", str(results)]
+    proc = subprocess.run([*cmd, str(content)], capture_output=True, text=True, check=False)
     passed = proc.stdout.count("Result\tpass")
     failed = proc.stdout.count("Result\tfail")
     total = passed + failed
@@ -534,61 +531,64 @@ def _openscap(ctx: BuildContext, image: str) -> dict[str, Any]:
             "score": round(100 * passed / total, 1) if total else None}  # fmt: skip
 
 
-def _export(ctx: BuildContext, image: str) -> dict[str, str]:
-    """squashfs (zstd, reproducible timestamps) and kernel/initrd from the committed image."""
+#: zstd level of the squashfs: 6 costs 55 s on a 9.7 GB desktop tree (2 cores) for 3.84 GB; mksquashfs's
+#: default, 15, costs 9 min for 3.6 GB — 6 % fewer bytes to send once per lycée (docs/masters.md)
+SQUASHFS_ZSTD_LEVEL = 6
+
+
+def _export(ctx: BuildContext, mount: str) -> dict[str, str]:
+    """squashfs (zstd, reproducible timestamps), its chunk index and kernel/initrd from the generalised tree."""
     arts = ctx.spec.data.get("artefacts", {})
     out_dir = ctx.staging
     produced: dict[str, str] = {}
-    mount = _podman("image", "mount", image, what="mount the master image")
-    try:
-        leaks = [p for p in ("etc/ssh/ssh_host_ed25519_key", "etc/ssh/ssh_host_rsa_key") if (Path(mount) / p).exists()]
-        machine_id = Path(mount) / "etc/machine-id"
-        if leaks or (machine_id.exists() and machine_id.read_text().strip()):
+    leaks = [p for p in ("etc/ssh/ssh_host_ed25519_key", "etc/ssh/ssh_host_rsa_key") if (Path(mount) / p).exists()]
+    machine_id = Path(mount) / "etc/machine-id"
+    if leaks or (machine_id.exists() and machine_id.read_text().strip()):
+        raise StepFailed(
+            f"the image is not generalised: {', '.join(leaks) or 'machine-id is set'}",
+            hint="master_finalize must be the last role of the spec",
+        )
+    if arts.get("squashfs", True):
+        target = out_dir / "rootfs.squashfs"
+        run(
+            [
+                "mksquashfs",
+                mount,
+                target,
+                "-comp",
+                "zstd",
+                "-Xcompression-level",
+                str(arts.get("squashfs_zstd_level", SQUASHFS_ZSTD_LEVEL)),
+                "-noappend",
+                "-no-progress",
+                "-quiet",
+                "-e",
+                "boot",
+            ],
+            what="mksquashfs",
+            env={"SOURCE_DATE_EPOCH": str(ctx.source_date_epoch)},
+        )
+        produced["rootfs.squashfs"] = target.name
+        # chunk index for patch releases: a poste holding an older image fetches only the
+        # chunks it lacks (casync, content-defined chunking); the lycée serveur rebuilds the
+        # chunk store from the squashfs and checks that its index matches this signed one
+        with tempfile.TemporaryDirectory(prefix="socle-castr-") as store:
+            run(["casync", "make", f"--store={store}", str(out_dir / "rootfs.caibx"), str(target)],
+                what="casync make (chunk index)")  # fmt: skip
+        produced["rootfs.caibx"] = "rootfs.caibx"
+    if arts.get("kernel"):
+        boot = Path(mount) / "boot"
+        kernels = sorted(boot.glob("vmlinuz-*"))
+        initrds = sorted(boot.glob("initrd.img-*"))
+        if not kernels or not initrds:
             raise StepFailed(
-                f"the image is not generalised: {', '.join(leaks) or 'machine-id is set'}",
-                hint="master_finalize must be the last role of the spec",
+                "artefacts.kernel is set but the image has no /boot/vmlinuz-* and initrd",
+                hint="add linux-image-amd64 and initramfs-tools to the spec's packages",
             )
-        if arts.get("squashfs", True):
-            target = out_dir / "rootfs.squashfs"
-            run(
-                [
-                    "mksquashfs",
-                    mount,
-                    target,
-                    "-comp",
-                    "zstd",
-                    "-noappend",
-                    "-no-progress",
-                    "-quiet",
-                    "-e",
-                    "boot",
-                ],
-                what="mksquashfs",
-                env={"SOURCE_DATE_EPOCH": str(ctx.source_date_epoch)},
-            )
-            produced["rootfs.squashfs"] = target.name
-            # chunk index for patch releases: a poste holding an older image fetches only the
-            # chunks it lacks (casync, content-defined chunking); the lycée serveur rebuilds the
-            # chunk store from the squashfs and checks that its index matches this signed one
-            with tempfile.TemporaryDirectory(prefix="socle-castr-") as store:
-                run(["casync", "make", f"--store={store}", str(out_dir / "rootfs.caibx"), str(target)],
-                    what="casync make (chunk index)")  # fmt: skip
-            produced["rootfs.caibx"] = "rootfs.caibx"
-        if arts.get("kernel"):
-            boot = Path(mount) / "boot"
-            kernels = sorted(boot.glob("vmlinuz-*"))
-            initrds = sorted(boot.glob("initrd.img-*"))
-            if not kernels or not initrds:
-                raise StepFailed(
-                    "artefacts.kernel is set but the image has no /boot/vmlinuz-* and initrd",
-                    hint="add linux-image-amd64 and initramfs-tools to the spec's packages",
-                )
-            shutil.copyfile(kernels[-1], out_dir / "vmlinuz")
-            shutil.copyfile(initrds[-1], out_dir / "initrd.img")
-            produced["vmlinuz"] = "vmlinuz"
-            produced["initrd.img"] = "initrd.img"
-    finally:
-        subprocess.run(["podman", "image", "unmount", image], capture_output=True, check=False)
+        shutil.copyfile(kernels[-1], out_dir / "vmlinuz")
+        shutil.copyfile(initrds[-1], out_dir / "initrd.img")
+        produced["vmlinuz"] = "vmlinuz"
+        produced["initrd.img"] = "initrd.img"
     return produced
 
 
@@ -650,7 +650,9 @@ def build(
     manifest["build"]["duration_s"] = round(time.monotonic() - started, 1)
     manifest["build"]["steps_s"] = ctx.timings
     shutil.rmtree(staging / "build", ignore_errors=True)
-    return publish(staging, final, manifest)
+    published = publish(staging, final, manifest)
+    _podman("tag", manifest["oci"]["image"], _latest_ref(spec), what="tag the master as the profile's latest")
+    return published
 
 
 def write_sums(staging: Path, produced: dict[str, str]) -> dict[str, dict[str, Any]]:
@@ -714,26 +716,26 @@ def _reuse_key(spec: MasterSpec, rootfs: images.RootfsSpec) -> str:
     return h.hexdigest()[:32]
 
 
-#: layers of a configured image (base, first configuration, then one per reuse) beyond which a build starts clean
+#: layers of a master image (base, first configuration, then one per reuse) beyond which a build starts clean
 MAX_REUSED_LAYERS = 12
 
 
-def _configured_ref(spec: MasterSpec) -> str:
-    return f"localhost/socle/configured-{spec.profile}:latest"
+def _latest_ref(spec: MasterSpec) -> str:
+    """The profile's last verified master: where the next build of the profile may start from."""
+    return f"localhost/socle/{spec.profile}:latest"
 
 
-def _reusable_configuration(
-    ctx: BuildContext, rootfs: images.RootfsSpec, selection: list[dict[str, str]]
-) -> str | None:
-    """The previous build's configured image, when the catalogue only grew (or the lock or version changed).
+def _reusable_master(ctx: BuildContext, rootfs: images.RootfsSpec, selection: list[dict[str, str]]) -> str | None:
+    """The profile's last verified master, when the catalogue only grew (or the lock or version changed).
 
-    Roles are idempotent, so configuring on top of it installs only what is new; the lock check
-    still decides (a mismatch configures again from the base). An entry that left the selection
-    means a build from the base: apt cannot tell what a removal should take along (dependencies
-    kept because something else recommends them), and a master must equal a clean build.
-    ``--force`` always builds from the base.
+    Roles are idempotent, so configuring on top of it installs only what is new (its apt lists
+    were removed by the generalisation: ``base`` fetches them again); the lock check still decides
+    (a mismatch configures again from the base). An entry that left the selection means a build
+    from the base: apt cannot tell what a removal should take along (dependencies kept because
+    something else recommends them), and a master must equal a clean build. ``--force`` always
+    builds from the base.
     """
-    ref = _configured_ref(ctx.spec)
+    ref = _latest_ref(ctx.spec)
     if ctx.clean or not images.image_exists(ref):
         return None
     fmt = '{{index .Labels "org.socle.reuse"}}|{{len .RootFS.Layers}}|{{index .Labels "org.socle.catalogue"}}'
@@ -775,21 +777,57 @@ def _configure(ctx: BuildContext, start: str, selection: list[dict[str, str]], *
     _ansible(ctx, book, "configure")
 
 
-def _keep_configuration(ctx: BuildContext, rootfs: images.RootfsSpec, selection: list[dict[str, str]]) -> None:
-    """Commit the configured (not yet generalised) container for the next build, then go on in a
-    fresh container from it: generalisation and the master's own commit are then a small layer on
-    top, and the next build of the profile can start from this configuration."""
-    ref = _configured_ref(ctx.spec)
-    old = subprocess.run(["podman", "image", "inspect", "--format", "{{.Id}}", ref], capture_output=True,
-                         text=True).stdout.strip()  # fmt: skip
-    _podman("stop", "-t", "2", ctx.container, what="stop the build container")
+def _timed(ctx: BuildContext, name: str, fn: Any, *args: Any) -> Any:
+    """Run one part of a parallel step, recording its own duration in the build's timings."""
+    start = time.monotonic()
+    result = fn(*args)
+    ctx.timings[f"  {name}"] = round(time.monotonic() - start, 2)
+    console.print(f"  [green]✓[/] {name} [dim]({time.monotonic() - start:.1f} s)[/]")
+    return result
+
+
+def _commit(ctx: BuildContext, image: str, rootfs: images.RootfsSpec, selection: list[dict[str, str]]) -> str:
+    """The generalised container as the master's OCI image, labelled with what the next build needs to
+    know to start from it (its reuse key and the catalogue entries it carries)."""
+    spec = ctx.spec
     carried = ",".join(sorted({e["name"] for e in selection}))
-    _podman("commit", "--quiet", "--change", f"LABEL org.socle.reuse={_reuse_key(ctx.spec, rootfs)}",
-            "--change", f"LABEL org.socle.catalogue={carried}", ctx.container, ref,
-            what="keep the configured image")  # fmt: skip
-    if old:  # refused while a master image or the new configuration still builds on it: it stays
-        subprocess.run(["podman", "image", "rm", old], capture_output=True, check=False)
-    _start_container(ctx, ref)
+    _podman(
+        "commit", "--quiet",
+        "--change", 'CMD ["/lib/systemd/systemd"]', "--change", "STOPSIGNAL SIGRTMIN+3",
+        "--change", f"LABEL org.socle.profile={spec.profile}", "--change", f"LABEL org.socle.version={ctx.version}",
+        "--change", f"LABEL org.socle.reuse={_reuse_key(spec, rootfs)}",
+        "--change", f"LABEL org.socle.catalogue={carried}",
+        ctx.container, image,
+        what="podman commit",
+    )  # fmt: skip
+    return _podman("image", "inspect", "--format", "{{.Id}}", image, what="inspect image")
+
+
+def _capture(
+    ctx: BuildContext, image: str, rootfs: images.RootfsSpec, selection: list[dict[str, str]]
+) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """Commit the OCI image while the artefacts are exported from the stopped container's root
+    filesystem (and OpenSCAP reads it); then testinfra and Lynis run in a container of the image.
+
+    A cold desktop master's commit copies about 10 GB into the container store (~3.5 min on
+    2 cores); squashfs, chunk index and OpenSCAP take about as long and need only the files.
+    """
+    mount = _podman("mount", ctx.container, what="mount the build container")
+    try:
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="socle-capture") as pool:
+            files = pool.submit(_timed, ctx, "export artefacts (squashfs, chunk index, kernel)", _export, ctx, mount)
+            scan = ctx.spec.data.get("verify", {}).get("openscap") and pool.submit(
+                _timed, ctx, "OpenSCAP (ANSSI BP-028 minimal)", _openscap, ctx, mount
+            )
+            # an error here still waits for the export and the scan (leaving the pool waits for them)
+            image_id = _timed(ctx, "OCI image (podman commit)", _commit, ctx, image, rootfs, selection)
+            verification = _timed(ctx, "verify (testinfra, Lynis)", _verify, ctx, image)
+            produced = files.result()
+            if scan:
+                verification["openscap"] = scan.result()
+    finally:
+        subprocess.run(["podman", "umount", ctx.container], capture_output=True, check=False)
+    return image_id, produced, verification
 
 
 def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
@@ -802,8 +840,8 @@ def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
             images.import_rootfs(tar, base_ref, labels={"org.socle.kind": "base", "org.socle.key": rootfs.key()})
     with step(ctx, "catalogue selection"):
         selection = catalogue_selection(spec, lock)
-    reuse = _reusable_configuration(ctx, rootfs, selection)
-    with step(ctx, "configure with Ansible roles" + (" (on the previous build's configuration)" if reuse else "")):
+    reuse = _reusable_master(ctx, rootfs, selection)
+    with step(ctx, "configure with Ansible roles" + (" (on the profile's last master)" if reuse else "")):
         _configure(ctx, reuse or base_ref, selection, upgrade=ctx.patch or bool(reuse and lock is None))
     with step(ctx, "package set and lock"):
         pkgs = _package_set(ctx.container)
@@ -829,8 +867,6 @@ def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
             }
             spec.lock_path.write_text(json.dumps(lock_data, indent=1, sort_keys=True) + "\n")
             console.print(f"  wrote {rel(spec.lock_path)} ({len(pkgs)} packages)")
-    with step(ctx, "keep the configuration for the next build"):
-        _keep_configuration(ctx, rootfs, selection)
     with step(ctx, "generalise (master_finalize)"):
         manifest_in_image = {"profile": spec.profile, "version": ctx.version, "school_year": spec.year}
         run(
@@ -843,23 +879,10 @@ def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
             ctx, [{"name": "master_finalize"}], "Finalize master", {"master_finalize_building_master": True}
         )
         _ansible(ctx, book, "finalize")
-    image = f"localhost/socle/{spec.profile}:{ctx.version}"
-    with step(ctx, "OCI image"):
         _podman("stop", "-t", "2", ctx.container, what="stop the build container")
-        _podman(
-            "commit", "--quiet",
-            "--change", 'CMD ["/lib/systemd/systemd"]', "--change", "STOPSIGNAL SIGRTMIN+3",
-            "--change", f"LABEL org.socle.profile={spec.profile}", "--change", f"LABEL org.socle.version={ctx.version}",
-            ctx.container, image,
-            what="podman commit",
-        )  # fmt: skip
-        image_id = _podman("image", "inspect", "--format", "{{.Id}}", image, what="inspect image")
-    with step(ctx, "export artefacts (squashfs, kernel)"):
-        produced = _export(ctx, image)
-    with step(ctx, "verify (testinfra, Lynis, OpenSCAP)"):
-        verification = _verify(ctx, image)
-        if ctx.spec.data.get("verify", {}).get("openscap"):
-            verification["openscap"] = _openscap(ctx, image)
+    image = f"localhost/socle/{spec.profile}:{ctx.version}"
+    with step(ctx, "OCI image, artefacts and verification (in parallel)"):
+        image_id, produced, verification = _capture(ctx, image, rootfs, selection)
     with step(ctx, "manifest and SBOM"):
         sbom = _sbom(ctx, pkgs)
         (ctx.staging / "sbom.cdx.json").write_text(json.dumps(sbom, indent=2, sort_keys=True) + "\n")
