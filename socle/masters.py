@@ -655,7 +655,43 @@ def build(
     shutil.rmtree(staging / "build", ignore_errors=True)
     published = publish(staging, final, manifest)
     _podman("tag", manifest["oci"]["image"], _latest_ref(spec), what="tag the master as the profile's latest")
+    if dropped := prune_images(spec.profile):
+        console.print(f"  podman store: dropped {len(dropped)} older image(s) of {spec.profile}: {', '.join(dropped)}")
     return published
+
+
+#: master images of a profile kept in the podman store, newest first (a desktop master is ~10 GB;
+#: the published artefacts in dist/ are what postes use, these serve tests and the next build)
+KEEP_MASTER_IMAGES = 3
+
+
+def prune_images(profile: str, keep: int = KEEP_MASTER_IMAGES) -> list[str]:
+    """Untag the profile's master images beyond the ``keep`` newest (``:latest`` always stays) and
+    delete every untagged one that no kept image builds on. Returns the tags dropped."""
+    repo = f"localhost/socle/{profile}:"
+    out = subprocess.run(["podman", "images", "--format", "json"], capture_output=True, text=True, check=False)
+    listed = json.loads(out.stdout or "[]") if out.returncode == 0 else []
+    ours = sorted(
+        (img for img in listed if any(n.startswith(repo) for n in img.get("Names") or [])),
+        key=lambda img: img.get("Created", 0),
+        reverse=True,
+    )
+    dropped: list[str] = []
+    for img in ours[keep:]:
+        names = [n for n in img["Names"] if n.startswith(repo)]
+        if f"{repo}latest" in names:
+            continue
+        for name in names:
+            if subprocess.run(["podman", "untag", img["Id"], name], capture_output=True).returncode == 0:
+                dropped.append(name.removeprefix(repo))
+    dangling = subprocess.run(
+        ["podman", "images", "-q", "--no-trunc", "--filter", "dangling=true",
+         "--filter", f"label=org.socle.profile={profile}"],
+        capture_output=True, text=True, check=False,
+    ).stdout.split()  # fmt: skip
+    for image_id in dangling:  # refused while a kept image builds on it: it stays until then
+        subprocess.run(["podman", "image", "rm", image_id], capture_output=True, check=False)
+    return dropped
 
 
 def write_sums(staging: Path, produced: dict[str, str]) -> dict[str, dict[str, Any]]:
