@@ -34,6 +34,10 @@ TEST_IMAGE_PACKAGES = (
 )
 
 
+#: version of build_rootfs's mmdebstrap options, part of every cache key: a change rebuilds the caches
+RECIPE = 2
+
+
 def cache_dir() -> Path:
     path = Path(os.environ.get("SOCLE_CACHE", ROOT / ".cache"))
     path.mkdir(parents=True, exist_ok=True)
@@ -64,7 +68,7 @@ class RootfsSpec:
         return lines
 
     def key(self) -> str:
-        blob = json.dumps({**asdict(self), "packages": sorted(self.packages)}, sort_keys=True)
+        blob = json.dumps({**asdict(self), "packages": sorted(self.packages), "recipe": RECIPE}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -96,6 +100,10 @@ def build_rootfs(spec: RootfsSpec, *, source_date_epoch: int | None = None) -> P
                 f'--setup-hook=mkdir -p {debs} "$1"/var/cache/apt/archives/',
                 f"--setup-hook=sync-in {debs} /var/cache/apt/archives/",
                 f"--customize-hook=sync-out /var/cache/apt/archives {debs}",
+                # mmdebstrap copies the build host's hostname and resolver in: every poste would carry
+                # them (and builds on two hosts would differ). Empty: each machine gets its own.
+                '--customize-hook=cd "$1/etc" && for f in hostname resolv.conf; do'
+                " if [ ! -L $f ]; then : > $f; chmod 0644 $f; fi; done",
                 spec.release,
                 part,
                 *spec.sources(),

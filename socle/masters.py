@@ -539,16 +539,20 @@ def _openscap(ctx: BuildContext, mount: str) -> dict[str, Any]:
 SQUASHFS_ZSTD_LEVEL = 6
 
 
+def _read(path: Path) -> str:
+    return path.read_text() if path.is_file() else ""
+
+
 def _export(ctx: BuildContext, mount: str) -> dict[str, str]:
     """squashfs (zstd, reproducible timestamps), its chunk index and kernel/initrd from the generalised tree."""
     arts = ctx.spec.data.get("artefacts", {})
     out_dir = ctx.staging
     produced: dict[str, str] = {}
     leaks = [p for p in ("etc/ssh/ssh_host_ed25519_key", "etc/ssh/ssh_host_rsa_key") if (Path(mount) / p).exists()]
-    machine_id = Path(mount) / "etc/machine-id"
-    if leaks or (machine_id.exists() and machine_id.read_text().strip()):
+    leaks += [f"{p} is set" for p in ("etc/machine-id", "etc/hostname") if _read(Path(mount) / p).strip()]
+    if leaks:
         raise StepFailed(
-            f"the image is not generalised: {', '.join(leaks) or 'machine-id is set'}",
+            f"the image is not generalised: {', '.join(leaks)}",
             hint="master_finalize must be the last role of the spec",
         )
     if arts.get("squashfs", True):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,9 @@ def test_artefacts_exist_and_match_the_manifest(first, masters_dir):
     sbom = json.loads((first / "sbom.cdx.json").read_text())
     assert sbom["bomFormat"] == "CycloneDX" and len(sbom["components"]) == len(manifest["packages"])
     assert not list(first.parent.glob(".*.partial")), "no half-written artefact is left"
+    for identity in ("etc/machine-id", "etc/hostname", "etc/resolv.conf"):  # empty: each poste gets its own
+        out = subprocess.run(["unsquashfs", "-cat", str(first / "rootfs.squashfs"), identity], capture_output=True)
+        assert out.returncode == 0 and out.stdout.strip() == b"", (identity, out)
 
 
 def test_a_corrupted_artefact_is_detected(first, tmp_path):
