@@ -82,7 +82,7 @@ def main() -> None:
     rootfs = masters.load_spec(args.profile, year).rootfs()
     base = f"localhost/socle/base-{rootfs.release}:{rootfs.key()}"
     cached = [base, f"localhost/socle/{args.profile}:latest"]
-    for ref in cached:  # truly cold: no cached base, no kept configuration
+    for ref in cached:  # truly cold: no cached base, no previous master to start from
         subprocess.run(["podman", "untag", ref], capture_output=True)
     cold = timed([*invoke, "--force"], env)
     manifest = json.loads(next((work / "dist").rglob("manifest.json")).read_text())

@@ -768,7 +768,7 @@ def _latest_ref(spec: MasterSpec) -> str:
     return f"localhost/socle/{spec.profile}:latest"
 
 
-def _reusable_master(ctx: BuildContext, rootfs: images.RootfsSpec, selection: list[dict[str, str]]) -> str | None:
+def _reusable_master(ctx: BuildContext, reuse_key: str, selection: list[dict[str, str]]) -> str | None:
     """The profile's last verified master, when the catalogue only grew (or the lock or version changed).
 
     Roles are idempotent, so configuring on top of it installs only what is new (its apt lists
@@ -784,7 +784,7 @@ def _reusable_master(ctx: BuildContext, rootfs: images.RootfsSpec, selection: li
     fmt = '{{index .Labels "org.socle.reuse"}}|{{len .RootFS.Layers}}|{{index .Labels "org.socle.catalogue"}}'
     out = subprocess.run(["podman", "image", "inspect", "--format", fmt, ref], capture_output=True, text=True)
     label, layers, carried = [*out.stdout.strip().split("|"), "", "", ""][:3]
-    if label != _reuse_key(ctx.spec, rootfs) or int(layers or 0) > MAX_REUSED_LAYERS:
+    if label != reuse_key or int(layers or 0) > MAX_REUSED_LAYERS:
         return None  # other roles, spec or base; or a long chain of reuses: start a new one
     withdrawn = set(filter(None, carried.split(","))) - {e["name"] for e in selection}
     if withdrawn:
@@ -824,12 +824,13 @@ def _timed(ctx: BuildContext, name: str, fn: Any, *args: Any) -> Any:
     """Run one part of a parallel step, recording its own duration in the build's timings."""
     start = time.monotonic()
     result = fn(*args)
-    ctx.timings[f"  {name}"] = round(time.monotonic() - start, 2)
-    console.print(f"  [green]✓[/] {name} [dim]({time.monotonic() - start:.1f} s)[/]")
+    took = time.monotonic() - start
+    ctx.timings[f"  {name}"] = round(took, 2)
+    console.print(f"  [green]✓[/] {name} [dim]({took:.1f} s)[/]")
     return result
 
 
-def _commit(ctx: BuildContext, image: str, rootfs: images.RootfsSpec, selection: list[dict[str, str]]) -> str:
+def _commit(ctx: BuildContext, image: str, reuse_key: str, selection: list[dict[str, str]]) -> str:
     """The generalised container as the master's OCI image, labelled with what the next build needs to
     know to start from it (its reuse key and the catalogue entries it carries)."""
     spec = ctx.spec
@@ -838,7 +839,7 @@ def _commit(ctx: BuildContext, image: str, rootfs: images.RootfsSpec, selection:
         "commit", "--quiet",
         "--change", 'CMD ["/lib/systemd/systemd"]', "--change", "STOPSIGNAL SIGRTMIN+3",
         "--change", f"LABEL org.socle.profile={spec.profile}", "--change", f"LABEL org.socle.version={ctx.version}",
-        "--change", f"LABEL org.socle.reuse={_reuse_key(spec, rootfs)}",
+        "--change", f"LABEL org.socle.reuse={reuse_key}",
         "--change", f"LABEL org.socle.catalogue={carried}",
         ctx.container, image,
         what="podman commit",
@@ -847,7 +848,7 @@ def _commit(ctx: BuildContext, image: str, rootfs: images.RootfsSpec, selection:
 
 
 def _capture(
-    ctx: BuildContext, image: str, rootfs: images.RootfsSpec, selection: list[dict[str, str]]
+    ctx: BuildContext, image: str, reuse_key: str, selection: list[dict[str, str]]
 ) -> tuple[str, dict[str, str], dict[str, Any]]:
     """Commit the OCI image while the artefacts are exported from the stopped container's root
     filesystem (and OpenSCAP reads it); then testinfra and Lynis run in a container of the image.
@@ -863,7 +864,7 @@ def _capture(
                 _timed, ctx, "OpenSCAP (ANSSI BP-028 minimal)", _openscap, ctx, mount
             )
             # an error here still waits for the export and the scan (leaving the pool waits for them)
-            image_id = _timed(ctx, "OCI image (podman commit)", _commit, ctx, image, rootfs, selection)
+            image_id = _timed(ctx, "OCI image (podman commit)", _commit, ctx, image, reuse_key, selection)
             verification = _timed(ctx, "verify (testinfra, Lynis)", _verify, ctx, image)
             produced = files.result()
             if scan:
@@ -883,7 +884,8 @@ def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
             images.import_rootfs(tar, base_ref, labels={"org.socle.kind": "base", "org.socle.key": rootfs.key()})
     with step(ctx, "catalogue selection"):
         selection = catalogue_selection(spec, lock)
-    reuse = _reusable_master(ctx, rootfs, selection)
+    reuse_key = _reuse_key(spec, rootfs)  # hashes the roles: once per build
+    reuse = _reusable_master(ctx, reuse_key, selection)
     with step(ctx, "configure with Ansible roles" + (" (on the profile's last master)" if reuse else "")):
         _configure(ctx, reuse or base_ref, selection, upgrade=ctx.patch or bool(reuse and lock is None))
     with step(ctx, "package set and lock"):
@@ -925,7 +927,7 @@ def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
         _podman("stop", "-t", "2", ctx.container, what="stop the build container")
     image = f"localhost/socle/{spec.profile}:{ctx.version}"
     with step(ctx, "OCI image, artefacts and verification (in parallel)"):
-        image_id, produced, verification = _capture(ctx, image, rootfs, selection)
+        image_id, produced, verification = _capture(ctx, image, reuse_key, selection)
     with step(ctx, "manifest and SBOM"):
         sbom = _sbom(ctx, pkgs)
         (ctx.staging / "sbom.cdx.json").write_text(json.dumps(sbom, indent=2, sort_keys=True) + "\n")
