@@ -27,6 +27,8 @@ def test_generalised(host):
         assert host.service("ssh").is_running
     assert not host.file("/root/.bash_history").exists
     assert host.run("find /var/lib/apt/lists -name '*_Packages*'").stdout.strip() == ""
+    # build-time dpkg options stay in the build: a poste's updates are written safely
+    assert "force-unsafe-io" not in host.run("cat /etc/dpkg/dpkg.cfg /etc/dpkg/dpkg.cfg.d/* 2>/dev/null").stdout
 
 
 def test_french_and_paris(host):
