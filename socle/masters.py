@@ -924,6 +924,8 @@ def _pipeline(ctx: BuildContext, lock: dict[str, Any] | None) -> dict[str, Any]:
             ctx, [{"name": "master_finalize"}], "Finalize master", {"master_finalize_building_master": True}
         )
         _ansible(ctx, book, "finalize")
+        # Ansible's remote working folder outlives the play that needed it (master_finalize keeps it)
+        _podman("exec", ctx.container, "rm", "-rf", "/root/.ansible", what="remove Ansible's working folder")
         _podman("stop", "-t", "2", ctx.container, what="stop the build container")
     image = f"localhost/socle/{spec.profile}:{ctx.version}"
     with step(ctx, "OCI image, artefacts and verification (in parallel)"):
