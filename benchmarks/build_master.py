@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from socle import masters  # noqa: E402
+from socle.errors import SocleError  # noqa: E402
 from socle.yamlio import dumps  # noqa: E402
 
 
@@ -72,7 +73,11 @@ def main() -> None:
     parser.add_argument("--profile", default="ci")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (the rebuilt master is in dist/)")
     args = parser.parse_args()
-    year = masters.resolve_year(None)
+    try:  # a bad profile is said before anything is created
+        year = masters.resolve_year(None)
+        rootfs = masters.load_spec(args.profile, year).rootfs()
+    except SocleError as exc:
+        sys.exit(f"error: {exc}")
     work = Path(tempfile.mkdtemp(prefix="socle-bench-"))
     spec_dir = work / "masters" / year
     spec_dir.mkdir(parents=True)
@@ -83,7 +88,6 @@ def main() -> None:
     env = {"SOCLE_MASTERS_DIR": str(work / "masters"), "SOCLE_DIST": str(work / "dist"), "SOCLE_CACHE": str(cache),
            "SOCLE_CATALOGUE_DIR": str(catalogue_copy)}  # fmt: skip
     invoke = [str(Path(sys.executable).parent / "invoke"), "build-master", "--profile", args.profile, "--year", year]
-    rootfs = masters.load_spec(args.profile, year).rootfs()
     base = f"localhost/socle/base-{rootfs.release}:{rootfs.key()}"
     cached = [base, f"localhost/socle/{args.profile}:latest"]
     for ref in cached:  # truly cold: no cached base, no previous master to start from
