@@ -1,4 +1,4 @@
-"""socle tasks: a thin table of contents. Each task calls one function of the `socle` package.
+"""socle tasks: a thin table of contents. Each task calls one function of `socle.cli`.
 
 invoke --list            all tasks
 invoke <task> --help     options of one task
@@ -9,16 +9,15 @@ from __future__ import annotations
 from invoke import Collection, task
 
 from socle.cli import guarded
-from socle.errors import SocleError
 
 
 @task
 @guarded
 def setup(c):
     """Prepare this Debian host: system packages (as root) and podman configuration. Idempotent."""
-    from socle import system
+    from socle.cli import dev
 
-    system.setup()
+    dev.setup()
 
 
 @task(
@@ -34,9 +33,9 @@ def setup(c):
 @guarded
 def build_master(c, profile="poste-linux", year="", update_lock=False, patch=False, force=False):
     """Build a school-year master image from the catalogue (the main job)."""
-    from socle import masters
+    from socle.cli import build
 
-    masters.build(profile=profile, year=year or None, update_lock=update_lock, patch=patch, force=force)
+    build.build_master(profile=profile, year=year, update_lock=update_lock, patch=patch, force=force)
 
 
 @task(
@@ -56,21 +55,10 @@ def build_master(c, profile="poste-linux", year="", update_lock=False, patch=Fal
 def reimage(c, etab="", salle="", reset=False, force=False, reboot="now", no_multicast=False, full=False,
             inventory="", report=""):  # fmt: skip
     """Restore every poste of a salle to the current master (multicast, HTTP fallback, verified, atomic)."""
-    from pathlib import Path
+    from socle.cli import operations
 
-    from socle import reimage as op
-    from socle.errors import StepFailed
-
-    if not etab or not salle:
-        raise SocleError("say which salle: --etab UAI --salle ROOM", hint="invoke reimage --etab 0671000Y --salle S101")
-    outcomes, out = op.run(
-        etab=etab, salle=salle, reset=reset, force=force, reboot=reboot, multicast=not no_multicast, full=full,
-        region=Path(inventory) if inventory else None, report=Path(report) if report else None,
-    )  # fmt: skip
-    op.show(outcomes, out)
-    if op.failed(outcomes):
-        raise StepFailed("some postes are not on the master: see the table above", hint=f"re-run the same command "
-                         f"to resume; details in {out}/record.json")  # fmt: skip
+    operations.reimage_salle(etab=etab, salle=salle, reset=reset, force=force, reboot=reboot,
+                             no_multicast=no_multicast, full=full, inventory=inventory, report=report)  # fmt: skip
 
 
 @task(
@@ -87,25 +75,9 @@ def reimage(c, etab="", salle="", reset=False, force=False, reboot="now", no_mul
 @guarded
 def patch(c, etab="", wave="", all=False, now=False, check=False, report="", inventory=""):
     """Preventive patching in waves, outside class hours (--check shows the plan)."""
-    from pathlib import Path
+    from socle.cli import operations
 
-    from socle import patching
-    from socle.errors import StepFailed
-
-    if sum(bool(x) for x in (etab, wave, all)) != 1:
-        raise SocleError(
-            "say what to patch: one of --etab UAI, --wave pilot|1|2|3 or --all", hint="invoke patch --help"
-        )
-    region = Path(inventory) if inventory else None
-    plan = patching.plan(wave=wave or None, etab=etab or None, now=now, region=region)
-    patching.show(plan)
-    if check:
-        return
-    scope = f"etab {etab}" if etab else f"wave {wave}" if wave else "all"
-    outcomes, out = patching.apply(plan, scope=scope, region=region, report=Path(report) if report else None)
-    patching.show_outcomes(outcomes, out)
-    if patching.failed(outcomes):
-        raise StepFailed("patch run incomplete: see the table above", hint=f"details in {out}/run.json")
+    operations.patch(etab=etab, wave=wave, everything=all, now=now, check=check, report=report, inventory=inventory)
 
 
 @task(
@@ -121,18 +93,18 @@ def patch(c, etab="", wave="", all=False, now=False, check=False, report="", inv
 @guarded
 def conformity(c, etab="", salle="", all=False, report="", inventory="", aggregate=""):
     """Check postes against their master, the catalogue and the baseline; JSON, JUnit and HTML reports."""
-    from socle import conformity_cli
+    from socle.cli import conformity as cli
 
-    conformity_cli.run(etab=etab, salle=salle, everything=all, report=report, inventory=inventory, aggregate=aggregate)
+    cli.run(etab=etab, salle=salle, everything=all, report=report, inventory=inventory, aggregate=aggregate)
 
 
 @task
 @guarded
 def lint(c):
     """ruff and ansible-lint (production profile)."""
-    from socle import devtools
+    from socle.cli import dev
 
-    devtools.lint()
+    dev.lint()
 
 
 @task(
@@ -146,25 +118,18 @@ def lint(c):
 @guarded
 def test(c, heavy=False, quick=False, k="", lint=True):
     """The whole suite: lint, units, integration (podman + molecule); --heavy for long checks."""
-    from socle import devtools
+    from socle.cli import dev
 
-    if lint:
-        devtools.lint()
-    devtools.test(heavy=heavy, quick=quick, keyword=k or None)
+    dev.test(heavy=heavy, quick=quick, keyword=k or None, with_lint=lint)
 
 
 @task(name="admin-password", help={"host": "inventory name of the Windows poste"})
 @guarded
 def admin_password(c, host):
     """Show a Windows poste's local administrator password (Ansible Vault; each reading is logged)."""
-    from socle import secrets, who
+    from socle.cli import passwords
 
-    data = secrets.show(host, who())
-    for state in ("current", "pending"):
-        if data.get(state):
-            print(f"{state:8}: {data[state]['password']}")
-    for old in data.get("unconfirmed", []):
-        print(f"unconfirmed (an interrupted rotation, {old['created_at']}): {old['password']}")
+    passwords.admin_password(host=host)
 
 
 # --- catalogue ------------------------------------------------------------------------------
@@ -179,18 +144,18 @@ def admin_password(c, host):
 @guarded
 def catalogue_check(c, format="text", output="", path=""):
     """Validate the software catalogue (schema, single choice, pinning, RGPD, governance…)."""
-    from socle import catalogue_cli
+    from socle.cli import catalogue as cli
 
-    catalogue_cli.check(fmt=format, output=output or None, path=path or None)
+    cli.check(fmt=format, output=output or None, path=path or None)
 
 
 @task(name="diff", help={"base": "git revision to compare against (e.g. origin/main)", "output": "write to file"})
 @guarded
 def catalogue_diff(c, base="origin/main", output=""):
     """Markdown report of what a catalogue change does to masters, schools, disk and cost."""
-    from socle import catalogue_cli
+    from socle.cli import catalogue as cli
 
-    catalogue_cli.diff(base=base, output=output or None)
+    cli.diff(base=base, output=output or None)
 
 
 @task(
@@ -218,9 +183,9 @@ def catalogue_request(
     publisher="", homepage="", summary="", debian_package="", licence="", year="",
 ):  # fmt: skip
     """Scaffold a teacher's request (card + table row), validated before anything is written."""
-    from socle import catalogue_cli
+    from socle.cli import catalogue as cli
 
-    catalogue_cli.request({k: v for k, v in locals().items() if k != "c"})
+    cli.request({k: v for k, v in locals().items() if k not in {"c", "cli"}})
 
 
 # --- inventory ------------------------------------------------------------------------------
@@ -231,13 +196,9 @@ def catalogue_request(
 @guarded
 def inventory_check(c, path="", format="text", output=""):
     """Validate the établissement inventories region-wide (UAI, duplicates, vocabulary, addresses)."""
-    from pathlib import Path
+    from socle.cli import inventory as cli
 
-    from socle import inventory
-    from socle.findings import present
-
-    findings = inventory.check(Path(path) if path else None)
-    present(findings, fmt=format, output=output or None, suite="inventory", checks=inventory.CHECKS)
+    cli.check(path=path, fmt=format, output=output)
 
 
 @task(
@@ -247,12 +208,9 @@ def inventory_check(c, path="", format="text", output=""):
 @guarded
 def inventory_generate(c, etabs=350, postes=60000, seed=2026, out="dist/region-synthetique"):
     """Write a deterministic synthetic region (benchmarks, load tests)."""
-    from pathlib import Path
+    from socle.cli import inventory as cli
 
-    from socle import inventory_tools
-
-    n = inventory_tools.generate(Path(out), etabs=int(etabs), postes=int(postes), seed=int(seed))
-    print(f"wrote {etabs} établissements, {n} postes in {out} (ansible-inventory -i {out} --graph)")
+    cli.generate(etabs=int(etabs), postes=int(postes), seed=int(seed), out=out)
 
 
 @task(
@@ -263,14 +221,9 @@ def inventory_generate(c, etabs=350, postes=60000, seed=2026, out="dist/region-s
 @guarded
 def inventory_import(c, csv, uai, apply=False, path=""):
     """Import postes from a CSV into an établissement (dry run with a diff unless --apply)."""
-    from pathlib import Path
+    from socle.cli import inventory as cli
 
-    from socle import inventory_tools
-
-    diff = inventory_tools.import_csv(Path(csv), uai, region=Path(path) if path else None, apply=apply)
-    print(diff or "no change", end="\n" if not diff else "")
-    if diff and not apply:
-        print("(dry run: nothing written; add --apply to write)")
+    cli.import_csv(csv=csv, uai=uai, apply=apply, path=path)
 
 
 # --- school calendar -------------------------------------------------------------------------
@@ -278,15 +231,21 @@ def inventory_import(c, csv, uai, apply=False, path=""):
 @guarded
 def calendar_import(c, csv):
     """Update data/calendrier/ (school holidays by zone) from the ministry's open data export."""
-    from pathlib import Path
+    from socle.cli import operations
 
-    from socle import maintenance, rel
-
-    for path in maintenance.import_dataset(Path(csv)):
-        print(f"wrote {rel(path)}")
+    operations.calendar_import(csv=csv)
 
 
-catalogue = Collection("catalogue", catalogue_check, catalogue_diff, catalogue_request)
+@task(name="docs", help={"check": "only say whether docs/catalogue-checks.md is up to date"})
+@guarded
+def catalogue_docs(c, check=False):
+    """Write docs/catalogue-checks.md from the checks themselves (socle/catalogue/checks/)."""
+    from socle.cli import catalogue as cli
+
+    cli.docs(check_only=check)
+
+
+catalogue = Collection("catalogue", catalogue_check, catalogue_diff, catalogue_request, catalogue_docs)
 inventory = Collection("inventory", inventory_check, inventory_generate, inventory_import)
 calendar = Collection("calendar", calendar_import)
 ns = Collection(

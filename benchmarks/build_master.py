@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from socle import masters  # noqa: E402
-from socle.errors import SocleError  # noqa: E402
-from socle.yamlio import dumps  # noqa: E402
+from socle.core.errors import SocleError  # noqa: E402
+from socle.core.yamlio import dumps  # noqa: E402
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> float:

@@ -1,27 +1,18 @@
-"""socle: the Région's governed base for school computers (catalogue, inventories, masters, operations)."""
+"""socle: the Région's governed base for school computers (catalogue, inventories, masters, operations).
+
+Packages, bottom to top; a package imports only from the ones below it
+(``tests/unit/test_architecture.py`` keeps it so):
+
+    core/        errors, findings, YAML, schemas, paths, clock, JUnit, processes, signing, vault, host
+    registry/    master specs (and the platform of a profile) and the store of published masters
+    catalogue/   the software catalogue: model, selection, checks (one per file), diff, request
+    inventory/   établissement inventories: model, checks, CSV import, synthetic generator
+    build/       the master build pipeline and its platforms (linux/, windows/)
+    conformity/  the nightly conformity check: expected state, evaluation, history, reports
+    operations/  reimage, patching, maintenance windows
+    cli/         the glue behind tasks.py, one module per task family
+"""
 
 from __future__ import annotations
 
-import getpass
-import os
-from pathlib import Path
-
 __version__ = "0.1.0"
-
-#: Root of the project checkout (the directory that holds ``pyproject.toml``).
-ROOT = Path(__file__).resolve().parent.parent
-#: The software catalogue masters are built from (another checkout: SOCLE_CATALOGUE_DIR).
-CATALOGUE_DIR = Path(os.environ.get("SOCLE_CATALOGUE_DIR", ROOT / "software_catalogue"))
-
-
-def rel(path: Path) -> str:
-    """``path`` relative to the checkout when inside it (for messages), else as given."""
-    try:
-        return str(Path(path).resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
-
-
-def who() -> str:
-    """The person running an operation, for the records (the sudo caller when run through sudo)."""
-    return os.environ.get("SUDO_USER") or getpass.getuser()

@@ -1,4 +1,4 @@
-"""Debian root filesystems (mmdebstrap) and local podman images, cached by content.
+"""Debian root filesystems (mmdebstrap) and their local podman images, cached by content.
 
 No registry is reachable: every image is built here from the Debian mirror and imported into
 the local podman store. A build is keyed by everything that determines its content (release,
@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from socle import ROOT
-from socle.proc import ok, run
-
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
-DEFAULT_SECURITY_MIRROR = "http://deb.debian.org/debian-security"
+from socle.core.debian import DEFAULT_MIRROR
+from socle.core.paths import cache_dir
+from socle.core.proc import ok, run
 
 #: What every test container and master build container needs: Python for Ansible, systemd as PID 1.
 TEST_IMAGE_PACKAGES = (
@@ -36,12 +33,6 @@ TEST_IMAGE_PACKAGES = (
 
 #: version of build_rootfs's mmdebstrap options, part of every cache key: a change rebuilds the caches
 RECIPE = 2
-
-
-def cache_dir() -> Path:
-    path = Path(os.environ.get("SOCLE_CACHE", ROOT / ".cache"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @dataclass(frozen=True)
@@ -116,6 +107,11 @@ def build_rootfs(spec: RootfsSpec, *, source_date_epoch: int | None = None) -> P
     finally:
         part.unlink(missing_ok=True)
     return target
+
+
+def podman(*args: str, what: str) -> str:
+    """``podman ARGS``; its output, or StepFailed naming ``what``."""
+    return run(["podman", *args], what=what).stdout.strip()
 
 
 def image_exists(ref: str) -> bool:

@@ -1,4 +1,4 @@
-"""Glue between invoke tasks and the socle modules: one-line errors with a hint, never a traceback."""
+"""The glue behind tasks.py, one module per task family; :func:`guarded` turns errors into one line with a hint."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from invoke.exceptions import Exit
 
-from socle.errors import SocleError
+from socle.core.errors import SocleError
 
 F = TypeVar("F", bound=Callable[..., Any])
 

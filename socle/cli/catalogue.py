@@ -6,19 +6,27 @@ from pathlib import Path
 
 from rich.console import Console
 
-from socle import catalogue, catalogue_pr, rel
-from socle.findings import present
+from socle.catalogue import checks
+from socle.catalogue import request as requests
+from socle.catalogue.diff import Room
+from socle.catalogue.diff import diff as impact
+from socle.core.errors import StepFailed
+from socle.core.findings import present
+from socle.core.paths import ROOT, rel
+from socle.inventory.model import rooms_summary
 
 console = Console(stderr=True)
+#: generated from the checks (`invoke catalogue.docs`); a test fails when it is stale
+CHECKS_DOC = ROOT / "docs" / "catalogue-checks.md"
 
 
 def check(*, fmt: str = "text", output: str | None = None, path: str | None = None) -> None:
-    findings = catalogue.check(Path(path) if path else None)
-    present(findings, fmt=fmt, output=output, suite="catalogue", checks=catalogue.CHECKS)
+    findings = checks.check(Path(path) if path else None)
+    present(findings, fmt=fmt, output=output, suite="catalogue", checks=checks.CHECKS)
 
 
 def diff(*, base: str, output: str | None = None) -> None:
-    report = catalogue_pr.diff(base)
+    report = impact(base, rooms=[Room(**r) for r in rooms_summary()])
     if output:
         Path(output).write_text(report)
         console.print(f"wrote {output}")
@@ -27,9 +35,21 @@ def diff(*, base: str, output: str | None = None) -> None:
 
 
 def request(values: dict[str, str]) -> None:
-    written = catalogue_pr.request(values, ask=catalogue_pr.terminal_ask)
+    written = requests.request(values, ask=requests.terminal_ask)
     for path in written:
         console.print(f"[green]wrote[/] {rel(path)}")
     console.print(
         "next: commit on a branch and open a merge request; the checks run and the discipline's reviewers approve"
     )
+
+
+def docs(*, check_only: bool = False) -> None:
+    """Write docs/catalogue-checks.md from the checks; with ``check_only``, fail when it is stale."""
+    text = checks.reference()
+    if CHECKS_DOC.exists() and CHECKS_DOC.read_text() == text:
+        console.print(f"{rel(CHECKS_DOC)} is up to date")
+        return
+    if check_only:
+        raise StepFailed(f"{rel(CHECKS_DOC)} is stale", hint="run 'invoke catalogue.docs' and commit the result")
+    CHECKS_DOC.write_text(text)
+    console.print(f"[green]wrote[/] {rel(CHECKS_DOC)}")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from socle import conformity, system, uai
-from socle.errors import SocleError
+from socle.conformity import nightly
+from socle.core import system, uai
+from socle.core.errors import SocleError
 
 
 def run(*, etab: str, salle: str, everything: bool, report: str, inventory: str, aggregate: str = "") -> None:
     if aggregate:
-        conformity.aggregate(Path(aggregate), report=Path(report or "reports/conformity/region"))
+        nightly.aggregate(Path(aggregate), report=Path(report or "reports/conformity/region"))
         return
     if sum(bool(x) for x in (etab, salle, everything)) != 1:
         raise SocleError(
@@ -26,7 +27,7 @@ def run(*, etab: str, salle: str, everything: bool, report: str, inventory: str,
         if problem:
             raise SocleError(problem, hint="--etab takes the établissement's UAI")
     system.require()
-    conformity.run(
+    nightly.check(
         region=Path(inventory) if inventory else None,
         etab=etab or None,
         salle=room,

@@ -1,4 +1,4 @@
-"""The project's own checks: lint (ruff, ansible-lint) and the test suite (pytest + molecule)."""
+"""The project's own tasks: host setup, lint (ruff, ansible-lint) and the test suite (pytest + molecule)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import time
 
 from rich.console import Console
 
-from socle import ROOT, images, system
-from socle.errors import StepFailed
+from socle.build import rootfs
+from socle.core import system
+from socle.core.errors import StepFailed
+from socle.core.paths import ROOT
 
 console = Console(stderr=True)
 
@@ -35,6 +37,11 @@ def _step(name: str, cmd: list[str], env: dict[str, str] | None = None) -> float
     return took
 
 
+def setup() -> None:
+    """Install the Debian packages and write the podman configuration this host needs."""
+    system.setup()
+
+
 def lint() -> None:
     """ruff on the Python code, ansible-lint (production profile) on roles and playbooks."""
     _step("ruff", [sys.executable, "-m", "ruff", "check", "socle", "tests", "tasks.py", "benchmarks", "plugins"])
@@ -42,8 +49,11 @@ def lint() -> None:
     _step("ansible-lint", ["ansible-lint", "--offline", "--profile", "production"])
 
 
-def test(*, heavy: bool = False, quick: bool = False, keyword: str | None = None) -> None:
-    """Run the suite: units always; integration (podman, molecule) unless quick; heavy when asked."""
+def test(*, heavy: bool = False, quick: bool = False, keyword: str | None = None, with_lint: bool = False) -> None:
+    """Run the suite (after :func:`lint` when asked): units always; integration (podman, molecule)
+    unless quick; heavy when asked."""
+    if with_lint:
+        lint()
     args = [sys.executable, "-m", "pytest", "tests"]
     markers = []
     if quick:
@@ -57,5 +67,5 @@ def test(*, heavy: bool = False, quick: bool = False, keyword: str | None = None
     env = _venv_env()
     if not quick:
         system.require()
-        env["SOCLE_TEST_IMAGE"] = images.test_image()
+        env["SOCLE_TEST_IMAGE"] = rootfs.test_image()
     _step("pytest", args, env)

@@ -7,12 +7,12 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 from rich.console import Console
 from rich.table import Table
 
-from socle.conformity import HostResult
+from socle.conformity.model import HostResult
+from socle.core import junit as junit_xml
 
 COLORS = {"conformant": "#2a9d8f", "drift": "#e9c46a", "unreachable": "#8d99ae", "failed": "#e76f51"}
 #: what a CMIL reads in the HTML page (the JSON and JUnit keep the English status names)
@@ -31,25 +31,15 @@ def write(out: Path, summary: dict[str, Any], results: list[HostResult], history
 
 
 def junit(results: list[HostResult]) -> str:
+    """One test case per host: failed unless conformant, with its drifts or the reason."""
     cases = []
-    failures = 0
     for r in sorted(results, key=lambda r: r.host):
-        body = ""
-        if r.status != "conformant":
-            failures += 1
-            text = r.reason or "\n".join(
-                f"[{d.category}] {d.message} (expected {d.expected}, got {d.actual})" for d in r.drifts
-            )
-            body = f'<failure message="{escape(r.status)}">{escape(text)}</failure>'
-        cases.append(
-            f'  <testcase classname="{escape(r.uai)}.{escape(r.salle)}" name="{escape(r.host)}">{body}</testcase>'
+        text = r.reason or "\n".join(
+            f"[{d.category}] {d.message} (expected {d.expected}, got {d.actual})" for d in r.drifts
         )
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<testsuite name="conformity" tests="{len(results)}" failures="{failures}">\n'
-        + "\n".join(cases)
-        + "\n</testsuite>\n"
-    )
+        failure = None if r.status == "conformant" else r.status
+        cases.append(junit_xml.Case(f"{r.uai}.{r.salle}", r.host, failure=failure, text=text if failure else ""))
+    return junit_xml.suite("conformity", cases)
 
 
 def _bars(title: str, rows: dict[str, dict[str, Any]]) -> str:

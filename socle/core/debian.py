@@ -9,17 +9,19 @@ import urllib.request
 from functools import cache
 from pathlib import Path
 
-from socle import images
-from socle.errors import SocleError
+from socle.core.errors import SocleError
+from socle.core.paths import cache_dir
 
 COMPONENTS = ("main", "contrib", "non-free", "non-free-firmware")
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+DEFAULT_SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 
 
 def index_path(release: str) -> Path:
-    return images.cache_dir() / "debian-index" / f"{release}-amd64.txt"
+    return cache_dir() / "debian-index" / f"{release}-amd64.txt"
 
 
-def fetch(release: str, mirror: str = images.DEFAULT_MIRROR) -> Path:
+def fetch(release: str, mirror: str = DEFAULT_MIRROR) -> Path:
     """Download Packages.xz of every component and keep ``name version installed-size-KiB`` lines."""
     target = index_path(release)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 from rich.console import Console
 
-from socle.errors import SocleError, StepFailed
+from socle.core import junit
+from socle.core.errors import SocleError, StepFailed
 
 SEVERITIES = ("error", "warning", "note")
 
@@ -44,25 +44,19 @@ def to_junit(findings: list[Finding], suite: str, checks: dict[str, str]) -> str
     for f in findings:
         by_check.setdefault(f.check, []).append(f)
     cases = []
-    failures = 0
     for cid, items in sorted(by_check.items()):
         errs = [f for f in items if f.severity == "error"]
-        body = ""
-        if errs:
-            failures += 1
-            text = "\n".join(f.render() for f in errs)
-            body = f'<failure message="{len(errs)} error(s)">{escape(text)}</failure>'
         others = [f for f in items if f.severity != "error"]
-        if others:
-            body += f"<system-out>{escape(chr(10).join(f.render() for f in others))}</system-out>"
-        name = escape(f"{cid} {checks.get(cid, '')}".strip(), {'"': "&quot;"})
-        cases.append(f'  <testcase classname="{suite}" name="{name}">{body}</testcase>')
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<testsuite name="{suite}" tests="{len(cases)}" failures="{failures}">\n'
-        + "\n".join(cases)
-        + "\n</testsuite>\n"
-    )
+        cases.append(
+            junit.Case(
+                suite,
+                f"{cid} {checks.get(cid, '')}".strip(),
+                failure=f"{len(errs)} error(s)" if errs else None,
+                text="\n".join(f.render() for f in errs),
+                output="\n".join(f.render() for f in others),
+            )
+        )
+    return junit.suite(suite, cases)
 
 
 def write(findings: list[Finding], fmt: str, output: Path | None, suite: str, checks: dict[str, str]) -> str:

@@ -7,7 +7,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from socle.errors import StepFailed
+from socle.core.errors import StepFailed
 
 
 def run(
@@ -51,33 +51,3 @@ def ok(cmd: Sequence[str | Path]) -> bool:
         return subprocess.run([str(c) for c in cmd], capture_output=True, check=False).returncode == 0
     except FileNotFoundError:
         return False
-
-
-def playbook(
-    book: Path, inventory: Path, *, results: Path, log: Path, forks: int, args: Sequence[str] = (),
-    quiet: bool = False,
-) -> int:  # fmt: skip
-    """Run an operation playbook; the socle_snapshots callback writes one JSON per host in ``results``.
-
-    Returns ansible-playbook's exit code: per-host outcomes are in ``results``, the full output in ``log``.
-    """
-    import sys
-
-    from socle import ROOT
-
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_CALLBACKS_ENABLED": "socle_snapshots",
-        "SOCLE_CONFORMITY_RAW": str(results),
-        "ANSIBLE_FORKS": str(forks),
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-    if quiet:
-        env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.null"
-    results.mkdir(parents=True, exist_ok=True)
-    with log.open("w") as fh:
-        return subprocess.run(
-            ["ansible-playbook", "-i", str(inventory), *args, str(book)],
-            cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, check=False,
-        ).returncode  # fmt: skip

@@ -9,8 +9,8 @@ from typing import Any
 
 import jsonschema
 
-from socle.findings import Finding
-from socle.yamlio import Document, format_keypath
+from socle.core.findings import Finding
+from socle.core.yamlio import Document, format_keypath
 
 
 @cache

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from socle import ROOT
-from socle.errors import SocleError, StepFailed
+from socle.core.errors import SocleError, StepFailed
+from socle.core.paths import ROOT
 
 DEV_HOME = ROOT / ".cache" / "signing" / "gnupg"
 DEV_UID = "socle development signing key (not for production) <socle-dev@localhost>"

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from socle.errors import SocleError, StepFailed
+from socle.core import debian
+from socle.core.errors import SocleError, StepFailed
 
 console = Console(stderr=True)
 
@@ -149,8 +150,6 @@ def setup() -> HostState:
 
 def _fetch_debian_index(release: str = "trixie") -> None:
     """Keep the Debian package index for offline catalogue checks (CAT011)."""
-    from socle import debian
-
     if debian.index_path(release).exists():
         return
     try:

@@ -7,14 +7,13 @@ for the play that sets it on the poste; ``commit`` makes it *current* once the p
 previous current is kept). A CMIL reads a poste's password with ``invoke admin-password``; each
 reading is appended to the store's ``access.log`` (who, when, which host).
 
-    python -m socle.secrets rotate --host HOST   # prints the new password (stdout only)
-    python -m socle.secrets commit --host HOST
+    python -m socle.core.vault rotate --host HOST   # prints the new password (stdout only)
+    python -m socle.core.vault commit --host HOST
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import re
 import secrets
@@ -26,7 +25,8 @@ from typing import Any
 
 import yaml
 
-from socle.errors import SocleError
+from socle.core.clock import utc_stamp
+from socle.core.errors import SocleError
 
 HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 SYMBOLS = "-_=+.,:;!?#%"
@@ -91,16 +91,12 @@ def _write(host: str, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def rotate(host: str) -> str:
     """Store a new pending password for ``host`` and return it (an unconfirmed one is kept, not lost)."""
     data = read(host)
     if data.get("pending"):
         data["unconfirmed"] = [data["pending"], *data.get("unconfirmed", [])][:3]
-    data["pending"] = {"password": generate_password(), "created_at": _now()}
+    data["pending"] = {"password": generate_password(), "created_at": utc_stamp()}
     _write(host, data)
     return str(data["pending"]["password"])
 
@@ -112,7 +108,7 @@ def commit(host: str) -> None:
         raise SocleError(f"no pending password for {host}", hint="run the rotation first (windows-firstboot.yml)")
     if data.get("current"):
         data["previous"] = data["current"]
-    data["current"] = {"password": data.pop("pending")["password"], "set_at": _now()}
+    data["current"] = {"password": data.pop("pending")["password"], "set_at": utc_stamp()}
     data.pop("unconfirmed", None)
     _write(host, data)
 
@@ -123,12 +119,12 @@ def show(host: str, who: str) -> dict[str, Any]:
     if not data.get("current") and not data.get("pending"):
         raise SocleError(f"no password stored for {host}", hint="playbooks/windows-firstboot.yml sets one per poste")
     with (store_dir() / "access.log").open("a") as log:
-        log.write(f"{_now()} {who} read {host}\n")
+        log.write(f"{utc_stamp()} {who} read {host}\n")
     return data
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m socle.secrets", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m socle.core.vault", description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["rotate", "commit"])
     parser.add_argument("--host", required=True)
     args = parser.parse_args(argv)

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from socle.errors import SocleError
+from socle.core.errors import SocleError
 
 KeyPath = tuple[str | int, ...]
 

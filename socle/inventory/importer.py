@@ -1,4 +1,5 @@
-"""Inventory tools: synthetic region generator (benchmarks, tests) and CSV import for CMILs."""
+"""`invoke inventory.import`: postes from a CMIL spreadsheet or a linuxmuster ``devices.csv`` into an
+établissement file, checked region-wide in a scratch copy; a dry run with a diff unless applied."""
 
 from __future__ import annotations
 
@@ -6,151 +7,17 @@ import csv
 import difflib
 import io
 import ipaddress
-import random
 import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import yaml
+from socle.core import uai
+from socle.core.errors import SocleError
+from socle.core.paths import rel
+from socle.inventory import checks
+from socle.inventory.model import DEFAULT_REGION, MAC, render, school_files
 
-from socle import inventory, rel, uai
-from socle.errors import SocleError
-from socle.yamlio import dumps
-
-HEADER = "# yaml-language-server: $schema=../../../socle/schemas/etablissement.schema.json\n"
-
-#: (département prefix, académie, commune) in Grand Est
-DEPARTEMENTS = [
-    ("067", "strasbourg", "Strasbourg"), ("068", "strasbourg", "Mulhouse"), ("054", "nancy-metz", "Nancy"),
-    ("057", "nancy-metz", "Metz"), ("088", "nancy-metz", "Épinal"), ("055", "nancy-metz", "Verdun"),
-    ("051", "reims", "Reims"), ("010", "reims", "Troyes"), ("008", "reims", "Charleville-Mézières"),
-    ("052", "reims", "Chaumont"),
-]  # fmt: skip
-
-#: salle templates: (id, usage, disciplines, profile)
-ROOMS = [
-    ("INFO1", "salle informatique", ["nsi-snt", "mathematiques"], "poste-linux"),
-    ("S101", "salle de sciences", ["svt", "physique-chimie"], "poste-linux"),
-    ("CDI", "CDI", ["documentation", "lettres"], "poste-windows"),
-    ("STI1", "atelier STI2D", ["sti2d"], "poste-windows"),
-    ("LANG", "laboratoire de langues", ["langues-vivantes"], "poste-linux"),
-    ("ARTS", "salle d'arts", ["arts-plastiques", "education-musicale"], "poste-linux"),
-    ("TECH", "salle de technologie", ["technologie"], "poste-linux"),
-    ("HG1", "salle d'histoire-géographie", ["histoire-geographie", "ses"], "poste-windows"),
-]
-MODELS = ["Dell OptiPlex 7010", "HP Elite Mini 800 G9", "Lenovo ThinkCentre M70q", "Fujitsu Esprimo G6012"]
-
-
-def uai_for(prefix: str, n: int) -> str:
-    digits = f"{prefix}{n:04d}"
-    return digits + uai.check_letter(digits)
-
-
-def _school(rng: random.Random, index: int, n_postes: int, names: list[str] | None = None) -> dict[str, Any]:
-    prefix, academie, commune = DEPARTEMENTS[index % len(DEPARTEMENTS)]
-    code = uai_for(prefix, 1000 + index)
-    kind = ["lycee-gt", "lycee-pro", "lycee-polyvalent"][index % 3]
-    low = code.lower()
-    rooms = []
-    per_room = max(1, min(35, n_postes // 4 or 1))
-    remaining = n_postes
-    r = 0
-    while remaining > 0:
-        rid, usage, discs, profile = ROOMS[(r + 2 * index) % len(ROOMS)]
-        if r >= len(ROOMS):
-            rid = f"{rid}{r // len(ROOMS) + 1}"
-        count = min(remaining, rng.randint(max(1, per_room - 5), per_room + 5) if remaining > per_room else remaining)
-        postes = []
-        for p in range(1, count + 1):
-            serial = (index << 16) | (r << 8) | p
-            postes.append(
-                {
-                    "hostname": f"{low}-{rid.lower()}-{p:02d}",
-                    "mac": "52:54:{:02x}:{:02x}:{:02x}:{:02x}".format(*serial.to_bytes(4, "big")),
-                    "ip": "dhcp",
-                    "asset": f"GE-{index:04d}-{r:02d}{p:02d}",
-                    "model": MODELS[(index + r) % len(MODELS)],
-                }
-            )
-        rooms.append({"id": rid, "usage": usage, "disciplines": discs, "profile": profile, "postes": postes})
-        remaining -= count
-        r += 1
-    name = names[index] if names and index < len(names) else f"Lycée {commune} n°{index + 1}"
-    return {
-        "schema_version": 1,
-        "uai": code,
-        "name": name,
-        "type": kind,
-        "commune": commune,
-        "academie": academie,
-        "zone": inventory.ACADEMIE_ZONE[academie],
-        "wave": ["pilot", "1", "2", "3"][min(3, index // 6)] if index >= 6 else "pilot",
-        "options": {"branding": {"school_name": name}, "services": ["apt-cache", "image-cache", "multicast"]},
-        "serveurs": [
-            {
-                "hostname": f"srv-{low}",
-                "role": "serveur",
-                "ip": f"10.{int(prefix) % 256}.{index // 256}.{(index % 256) or 1}",
-                "model": "Dell PowerEdge T150",
-            }
-        ],
-        "salles": rooms,
-    }
-
-
-def render(school: dict[str, Any]) -> str:
-    """YAML with one poste per line, so that a school's file stays readable and diffable."""
-    salles = school["salles"]
-    head = dumps({k: v for k, v in school.items() if k != "salles"})
-    lines = [HEADER + head.rstrip("\n"), "salles:"]
-    for salle in salles:
-        lines.append(f"  - id: {yaml.safe_dump(salle['id']).splitlines()[0]}")
-        lines.append(f"    usage: {salle['usage']}")
-        lines.append(f"    disciplines: [{', '.join(salle['disciplines'])}]")
-        lines.append(f"    profile: {salle['profile']}")
-        if salle.get("vars"):
-            lines.append("    vars: " + yaml.safe_dump(salle["vars"], default_flow_style=True).strip())
-        lines.append("    postes:" if salle["postes"] else "    postes: []")
-        for p in salle["postes"]:
-            fields = ", ".join(f"{k}: {_scalar(v)}" for k, v in p.items())
-            lines.append(f"      - {{{fields}}}")
-    return "\n".join(lines) + "\n"
-
-
-def _scalar(value: Any) -> str:
-    text = str(value)
-    if any(c in text for c in ",:{}[]#'\"") or text != text.strip() or not text:
-        return '"' + text.replace('"', '\\"') + '"'
-    return text
-
-
-def generate(out: Path, *, etabs: int, postes: int, seed: int = 2026, names: list[str] | None = None) -> int:
-    """Write a deterministic synthetic region; returns the number of postes written."""
-    if etabs < 1 or postes < etabs:
-        raise SocleError(
-            "need at least one établissement and one poste per établissement", hint="--etabs 350 --postes 60000"
-        )
-    if etabs > 9000:
-        raise SocleError("at most 9000 établissements", hint="UAIs are generated from 4-digit numbers")
-    rng = random.Random(seed)
-    folder = out / "etablissements"
-    folder.mkdir(parents=True, exist_ok=True)
-    (out / "socle.yml").write_text(
-        "---\n# socle inventory plugin: reads etablissements/*.yaml\nplugin: socle_inventory\n"
-    )
-    base, extra = divmod(postes, etabs)
-    total = 0
-    for i in range(etabs):
-        n = base + (1 if i < extra else 0)
-        school = _school(rng, i, n, names)
-        (folder / f"{school['uai']}.yaml").write_text(render(school))
-        total += n
-    return total
-
-
-# --- CSV import -------------------------------------------------------------------------------
 #: accepted headers (lower-cased, accents stripped) -> field
 COLUMNS = {
     "salle": "salle", "room": "salle", "local": "salle",
@@ -237,7 +104,7 @@ def parse_csv(path: Path) -> list[ImportRow]:
 
 def _is_linuxmuster(first: str) -> bool:
     cells = first.split(";")
-    return len(cells) >= 5 and bool(inventory.MAC.match(cells[3].strip().lower()))
+    return len(cells) >= 5 and bool(MAC.match(cells[3].strip().lower()))
 
 
 def _row(values: dict[str, str], lineno: int) -> tuple[ImportRow | None, str | None]:
@@ -248,7 +115,7 @@ def _row(values: dict[str, str], lineno: int) -> tuple[ImportRow | None, str | N
         return None, "salle is empty"
     if not host or not re.fullmatch(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", host):
         return None, f"hostname '{values.get('hostname', '')}' is not a valid host name (letters, digits, dashes)"
-    if not inventory.MAC.match(mac):
+    if not MAC.match(mac):
         return None, f"MAC address '{values.get('mac', '')}' is malformed (expected 52:54:00:12:34:56)"
     ip = values.get("ip", "").strip() or "dhcp"
     if ip.lower() != "dhcp":
@@ -266,7 +133,7 @@ def _row(values: dict[str, str], lineno: int) -> tuple[ImportRow | None, str | N
 
 def import_csv(csv_path: Path, code: str, *, region: Path | None = None, apply: bool = False) -> str:
     """Merge the CSV's postes into <UAI>.yaml: returns the diff; writes only with apply and a clean check."""
-    region = region or inventory.DEFAULT_REGION
+    region = region or DEFAULT_REGION
     problem = uai.problem(code)
     if problem:
         raise SocleError(problem, hint="--uai takes the établissement's UAI")
@@ -278,7 +145,7 @@ def import_csv(csv_path: Path, code: str, *, region: Path | None = None, apply: 
             hint="create the établissement first (copy a sample and change uai, name, commune, serveurs)",
         )
     rows = parse_csv(csv_path)
-    doc, findings = inventory.load_school(target)
+    doc, findings = checks.load_school(target)
     if doc is None or findings:
         raise SocleError(f"{rel(target)} is not valid yet", hint="run 'invoke inventory.check' and fix it first")
     school = doc.data
@@ -313,10 +180,10 @@ def import_csv(csv_path: Path, code: str, *, region: Path | None = None, apply: 
         with tempfile.TemporaryDirectory() as tmp:
             scratch = Path(tmp)
             (scratch / "etablissements").mkdir()
-            for p in inventory.school_files(region):
+            for p in school_files(region):
                 (scratch / "etablissements" / p.name).write_text(p.read_text())
             (scratch / "etablissements" / target.name).write_text(new_text)
-            errs = [f for f in inventory.check(scratch) if f.severity == "error"]
+            errs = [f for f in checks.check(scratch) if f.severity == "error"]
         if errs:
             text = "\n  ".join(f.render() for f in errs[:10])
             raise SocleError(f"the import would make the inventory invalid; nothing was written:\n  {text}")

@@ -1,29 +1,30 @@
 """Établissement inventories: one YAML file per school under inventories/<région>/etablissements/.
 
-:func:`check` validates a whole region (schema, UAI check letters, region-wide duplicates,
-vocabulary) and returns located findings (ids INV001…); the Ansible inventory plugin
-(``plugins/inventory/socle_inventory.py``) reads the same files fast through :func:`fast_load`.
+The checks (``inventory.checks``) read them with line numbers; operations and the Ansible inventory
+plugin (``plugins/inventory/socle_inventory.py``) read the same files fast through :func:`fast_load`.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from socle import ROOT, rel, uai
-from socle.errors import SocleError
-from socle.findings import Finding
-from socle.schema import validate
-from socle.yamlio import Document, KeyPath, format_keypath, load
+from socle.core.errors import SocleError
+from socle.core.paths import ROOT, rel
+from socle.core.yamlio import dumps
 
 DEFAULT_REGION = ROOT / "inventories" / "grand-est"
+
+
 WAVES = ("pilot", "1", "2", "3")
+
+
 ZONES = ("A", "B", "C")
+
+
 #: académie -> holiday zone (../shared/domain-notes.md); Corsica and overseas set their own calendars.
 ACADEMIE_ZONE = {
     "besancon": "A",
@@ -51,64 +52,9 @@ ACADEMIE_ZONE = {
     "toulouse": "C",
     "versailles": "C",
 }
+
+
 MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-
-CHECKS = {
-    "INV001": "schema: required keys, types, no unknown keys; valid YAML",
-    "INV002": "UAI: 7 digits + the right check letter, equal to the file name",
-    "INV003": "duplicates region-wide: hostname, MAC, fixed IP, asset tag, UAI",
-    "INV004": "vocabulary: profile, discipline, wave, zone, académie",
-    "INV005": "addresses: well-formed MAC and IPv4",
-    "INV006": "salles: at least one poste, unique room ids",
-    "INV007": "Windows remoting: HTTPS with certificate validation, no Basic/NTLM over HTTP, credentials from Vault",
-}
-
-WEAK_AUTH = {"basic", "ntlm", "plaintext"}
-
-
-def remoting_problems(variables: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(variable, problem, fix) for unsafe WinRM/PSRP settings in one set of Ansible variables."""
-    out = []
-    conn = str(variables.get("ansible_connection", ""))
-    is_win = conn in {"winrm", "psrp", "ansible.builtin.winrm", "ansible.builtin.psrp"}
-    scheme = str(variables.get("ansible_winrm_scheme", variables.get("ansible_psrp_protocol", "https"))).lower()
-    port = str(variables.get("ansible_port", ""))
-    plain_http = scheme == "http" or port == "5985"
-    if is_win and plain_http:
-        out.append(("ansible_winrm_scheme", "Windows remoting over plain HTTP",
-                    "use HTTPS on 5986 with the Région's certificate (docs/windows.md, enrolment)"))  # fmt: skip
-    for key in ("ansible_winrm_transport", "ansible_psrp_auth"):
-        auth = {a.strip().lower() for a in str(variables.get(key, "")).split(",") if a.strip()}
-        if auth & WEAK_AUTH and plain_http:
-            out.append((key, f"{', '.join(sorted(auth & WEAK_AUTH))} authentication over HTTP sends reusable secrets",
-                        "use kerberos (domain postes) or certificate authentication over HTTPS"))  # fmt: skip
-    for key in ("ansible_winrm_server_cert_validation", "ansible_psrp_cert_validation"):
-        if str(variables.get(key, "")).lower() == "ignore":
-            out.append((key, "certificate validation is disabled",
-                        "validate against the Région's CA (ansible_psrp_ca_cert / ca_trust_path)"))  # fmt: skip
-    for key in ("ansible_password", "ansible_winrm_password", "ansible_psrp_password", "ansible_become_password"):
-        value = variables.get(key)
-        if isinstance(value, str) and value and "{{" not in value and not value.startswith("$ANSIBLE_VAULT"):
-            out.append(
-                (key, "a password is written in clear", "reference a vault_* variable from an encrypted vault file")
-            )
-    return out
-
-
-def profiles() -> set[str]:
-    from socle import masters
-
-    out: set[str] = set()
-    for year in masters.available_years():
-        out |= {p for p in masters.available_profiles(year) if p.startswith("poste-")}
-    return out or {"poste-linux", "poste-windows"}
-
-
-def disciplines() -> set[str]:
-    from socle import catalogue
-
-    cat = catalogue.load_catalogue()
-    return set(cat.disciplines) - {"commun"}
 
 
 def school_files(region: Path) -> list[Path]:
@@ -122,214 +68,6 @@ def school_files(region: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in {".yaml", ".yml"})
 
 
-# --- checks -----------------------------------------------------------------------------------
-class _Checker:
-    def __init__(self) -> None:
-        self.out: list[Finding] = []
-        self.seen: dict[str, dict[str, tuple[str, int, str]]] = defaultdict(dict)
-        self.profiles = profiles()
-        self.disciplines = disciplines()
-
-    def add(self, doc: Document, kp: KeyPath, check: str, msg: str, fix: str, sev: str = "error") -> None:
-        self.out.append(Finding(str(doc.path), doc.line(kp) or 1, check, sev, format_keypath(kp), msg, fix))
-
-    def unique(self, doc: Document, kp: KeyPath, kind: str, value: str, who: str, fix: str) -> None:
-        if not value or value == "dhcp":
-            return
-        first = self.seen[kind].get(value)
-        if first:
-            self.add(
-                doc,
-                kp,
-                "INV003",
-                f"{kind} '{value}' of {who} is already used by {first[2]} ({first[0]}:{first[1]})",
-                fix,
-            )
-        else:
-            self.seen[kind][value] = (str(doc.path), doc.line(kp) or 1, who)
-
-    def school(self, doc: Document) -> None:
-        data = doc.data
-        code = data.get("uai")
-        problem = uai.problem(code)
-        if problem:
-            self.add(
-                doc, ("uai",), "INV002", problem, "write the UAI of the établissement exactly (annuaire de l'éducation)"
-            )
-        elif Path(doc.path).stem != code:
-            self.add(
-                doc,
-                ("uai",),
-                "INV002",
-                f"file name '{Path(doc.path).stem}' differs from the UAI '{code}'",
-                f"rename the file to {code}.yaml",
-            )
-        self.unique(doc, ("uai",), "UAI", str(code), f"établissement {data.get('name')}", "one file per établissement")
-        zone, wave, acad = data.get("zone"), str(data.get("wave")), data.get("academie")
-        if zone not in ZONES:
-            self.add(doc, ("zone",), "INV004", f"unknown holiday zone '{zone}'", "use A, B or C")
-        if wave not in WAVES:
-            self.add(
-                doc,
-                ("wave",),
-                "INV004",
-                f"unknown rollout wave '{data.get('wave')}'",
-                'use pilot, 1, 2 or 3 (quote numbers: "1")',
-            )
-        if acad not in ACADEMIE_ZONE:
-            self.add(
-                doc,
-                ("academie",),
-                "INV004",
-                f"unknown académie '{acad}'",
-                f"use one of: {', '.join(sorted(ACADEMIE_ZONE))}",
-            )
-        elif zone in ZONES and ACADEMIE_ZONE[acad] != zone:
-            self.add(
-                doc,
-                ("zone",),
-                "INV004",
-                f"académie {acad} is in zone {ACADEMIE_ZONE[acad]}, not {zone}",
-                f"set zone: {ACADEMIE_ZONE[acad]}",
-            )
-        for problem in remoting_problems(data.get("vars") or {}):
-            self.add(doc, ("vars", problem[0]), "INV007", problem[1], problem[2])
-        for i, salle in enumerate(data.get("salles") or []):
-            for problem in remoting_problems(salle.get("vars") or {}):
-                self.add(doc, ("salles", i, "vars", problem[0]), "INV007", problem[1], problem[2])
-        for i, srv in enumerate(data.get("serveurs") or []):
-            self.host(doc, ("serveurs", i), srv, f"serveur {srv.get('hostname')} of {code}")
-        rooms: dict[str, int] = {}
-        for i, salle in enumerate(data.get("salles") or []):
-            rid = str(salle.get("id"))
-            where = f"{code}/{rid}"
-            if rid in rooms:
-                self.add(
-                    doc,
-                    ("salles", i, "id"),
-                    "INV006",
-                    f"salle '{rid}' is defined twice (first at index {rooms[rid]})",
-                    "give each salle a unique id within the établissement",
-                )
-            rooms[rid] = i
-            if not salle.get("postes"):
-                self.add(
-                    doc,
-                    ("salles", i, "postes"),
-                    "INV006",
-                    f"salle {where} has no postes",
-                    "list its postes, or remove the salle",
-                )
-            if salle.get("profile") not in self.profiles:
-                self.add(
-                    doc,
-                    ("salles", i, "profile"),
-                    "INV004",
-                    f"unknown master profile '{salle.get('profile')}' in {where}",
-                    f"use one of: {', '.join(sorted(self.profiles))}",
-                )
-            for j, d in enumerate(salle.get("disciplines") or []):
-                if d not in self.disciplines:
-                    self.add(
-                        doc,
-                        ("salles", i, "disciplines", j),
-                        "INV004",
-                        f"unknown discipline '{d}' in {where}",
-                        f"use the catalogue's disciplines: {', '.join(sorted(self.disciplines))}",
-                    )
-            for j, poste in enumerate(salle.get("postes") or []):
-                self.host(doc, ("salles", i, "postes", j), poste, f"poste {poste.get('hostname')} in {where}")
-
-    def host(self, doc: Document, kp: KeyPath, host: dict[str, Any], who: str) -> None:
-        name, mac, ip = str(host.get("hostname", "")), host.get("mac"), host.get("ip", "dhcp")
-        self.unique(doc, (*kp, "hostname"), "hostname", name, who, "hostnames are unique in the whole Région")
-        if mac is not None:
-            if not isinstance(mac, str) or not MAC.match(mac.lower()):
-                self.add(
-                    doc,
-                    (*kp, "mac"),
-                    "INV005",
-                    f"malformed MAC address '{mac}' for {who}",
-                    "write six hex pairs separated by colons, e.g. 52:54:00:12:34:56",
-                )
-            else:
-                self.unique(doc, (*kp, "mac"), "MAC", mac.lower(), who, "a MAC address belongs to one machine")
-        if ip != "dhcp":
-            try:
-                addr = ipaddress.IPv4Address(str(ip))
-            except ValueError:
-                self.add(
-                    doc,
-                    (*kp, "ip"),
-                    "INV005",
-                    f"malformed IPv4 address '{ip}' for {who}",
-                    "write a dotted IPv4 address (e.g. 10.67.12.21) or dhcp",
-                )
-            else:
-                self.unique(doc, (*kp, "ip"), "fixed IP", str(addr), who, "each fixed IP is used once")
-        if host.get("asset"):
-            self.unique(doc, (*kp, "asset"), "asset tag", str(host["asset"]), who, "asset tags are unique")
-
-
-def load_school(path: Path) -> tuple[Document | None, list[Finding]]:
-    try:
-        doc = load(path)
-    except SocleError as exc:
-        m = re.search(r":(\d+)", exc.where or "")
-        return None, [
-            Finding(rel(path), int(m.group(1)) if m else 1, "INV001", "error", "", exc.message, exc.hint or "")
-        ]
-    doc.path = Path(rel(path))
-    findings = validate(doc, "etablissement", "INV001")
-    for kp, raw in doc.coerced.items():
-        findings.append(
-            Finding(
-                str(doc.path),
-                doc.line(kp) or 1,
-                "INV001",
-                "error",
-                format_keypath(kp),
-                f"'{raw}' is read by YAML as {type(_get(doc.data, kp)).__name__}",
-                f'quote it: "{raw}"',
-            )
-        )
-    return doc, findings
-
-
-def _load_vars(path: Path) -> tuple[Document | None, list[Finding]]:
-    try:
-        doc = load(path)
-    except SocleError as exc:
-        return None, [Finding(rel(path), 1, "INV001", "error", "", exc.message, exc.hint or "")]
-    doc.path = Path(rel(path))
-    return doc, []
-
-
-def _get(data: Any, kp: KeyPath) -> Any:
-    for part in kp:
-        data = data[part]
-    return data
-
-
-def check(region: Path | None = None) -> list[Finding]:
-    region = region or DEFAULT_REGION
-    checker = _Checker()
-    findings: list[Finding] = []
-    for path in sorted((region / "group_vars").glob("*.y*ml")) if (region / "group_vars").is_dir() else []:
-        doc, problems = _load_vars(path)
-        findings += problems
-        if doc is not None:
-            for key, problem, fix in remoting_problems(doc.data if isinstance(doc.data, dict) else {}):
-                findings.append(Finding(str(doc.path), doc.line((key,)) or 1, "INV007", "error", key, problem, fix))
-    for path in school_files(region):
-        doc, problems = load_school(path)
-        findings += problems
-        if doc is not None and isinstance(doc.data, dict) and not [p for p in problems if p.keypath == ""]:
-            checker.school(doc)
-    return sorted(set(findings + checker.out), key=lambda f: (f.file, f.line, f.check))
-
-
-# --- fast path (Ansible plugin, summaries) ----------------------------------------------------
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -369,3 +107,32 @@ def rooms_summary(region: Path | None = None) -> list[dict[str, Any]]:
 def group_name(*parts: str) -> str:
     """Ansible group names: lower case, [a-z0-9_] only."""
     return re.sub(r"[^a-z0-9_]", "_", "_".join(parts).lower())
+
+
+HEADER = "# yaml-language-server: $schema=../../../socle/schemas/etablissement.schema.json\n"
+
+
+def render(school: dict[str, Any]) -> str:
+    """YAML with one poste per line, so that a school's file stays readable and diffable."""
+    salles = school["salles"]
+    head = dumps({k: v for k, v in school.items() if k != "salles"})
+    lines = [HEADER + head.rstrip("\n"), "salles:"]
+    for salle in salles:
+        lines.append(f"  - id: {yaml.safe_dump(salle['id']).splitlines()[0]}")
+        lines.append(f"    usage: {salle['usage']}")
+        lines.append(f"    disciplines: [{', '.join(salle['disciplines'])}]")
+        lines.append(f"    profile: {salle['profile']}")
+        if salle.get("vars"):
+            lines.append("    vars: " + yaml.safe_dump(salle["vars"], default_flow_style=True).strip())
+        lines.append("    postes:" if salle["postes"] else "    postes: []")
+        for p in salle["postes"]:
+            fields = ", ".join(f"{k}: {_scalar(v)}" for k, v in p.items())
+            lines.append(f"      - {{{fields}}}")
+    return "\n".join(lines) + "\n"
+
+
+def _scalar(value: Any) -> str:
+    text = str(value)
+    if any(c in text for c in ",:{}[]#'\"") or text != text.strip() or not text:
+        return '"' + text.replace('"', '\\"') + '"'
+    return text

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from socle import ROOT
-from socle.errors import SocleError
-from socle.yamlio import dumps, load
+from socle.core.clock import school_year_of
+from socle.core.errors import SocleError
+from socle.core.paths import ROOT
+from socle.core.yamlio import dumps, load
 
 CALENDAR_DIR = ROOT / "data" / "calendrier"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -85,11 +86,6 @@ def load_calendar(year: str, folder: Path | None = None) -> list[Period]:
     return periods
 
 
-def school_year(moment: dt.datetime) -> str:
-    start = moment.year if moment.month >= 9 else moment.year - 1
-    return f"{start}-{start + 1}"
-
-
 def decide(
     moment: dt.datetime,
     *,
@@ -99,7 +95,7 @@ def decide(
     now: bool = False,
 ) -> Decision:
     """May disruptive maintenance run at ``moment`` (local time) for a school of ``zone``?"""
-    calendar = load_calendar(school_year(moment)) if calendar is None else calendar
+    calendar = load_calendar(school_year_of(moment.date())) if calendar is None else calendar
     holiday = next((p for p in calendar if p.covers(moment, zone)), None)
     if holiday:
         return Decision(True, True, f"school holidays ({holiday.description}, zone {zone})")

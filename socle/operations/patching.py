@@ -11,9 +11,15 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from socle import ROOT, conformity, inventory, maintenance, masters, proc, who
-from socle.errors import SocleError
-from socle.yamlio import load
+from socle.core import junit, playbook
+from socle.core.clock import run_id, school_year_of, utc_stamp
+from socle.core.errors import SocleError
+from socle.core.identity import who
+from socle.core.paths import ROOT
+from socle.core.yamlio import load
+from socle.inventory.model import DEFAULT_REGION, fast_load
+from socle.operations import maintenance, reimage
+from socle.registry import specs, store
 
 
 @dataclass
@@ -37,7 +43,7 @@ class SchoolPlan:
 
 
 def rollout(year: str) -> dict[str, Any]:
-    path = masters.MASTERS_DIR / year / "rollout.yml"
+    path = specs.MASTERS_DIR / year / "rollout.yml"
     if not path.exists():
         raise SocleError(f"no rollout plan for {year}", where=str(path), hint="copy the previous year's rollout.yml")
     return load(path).data
@@ -75,13 +81,13 @@ def plan(
 ) -> Plan:  # fmt: skip
     """The schools in scope with their hosts and window now, the gate messages, the rollout settings."""
     moment = moment or dt.datetime.now()
-    year = masters.school_year_of(moment.date())
-    plan_cfg = rollout(masters.resolve_year(year))
+    year = school_year_of(moment.date())
+    plan_cfg = rollout(specs.resolve_year(year))
     order = [str(w) for w in plan_cfg["order"]]
     if wave is not None and wave not in order:
         raise SocleError(f"unknown wave '{wave}'", hint=f"use one of: {', '.join(order)}")
     calendar = maintenance.load_calendar(year)
-    schools = inventory.fast_load(region or inventory.DEFAULT_REGION)
+    schools = fast_load(region or DEFAULT_REGION)
     gates = []
     blocked = False
     if not calendar:
@@ -109,13 +115,13 @@ def plan(
         nxt = None if decision.allowed else maintenance.next_window(moment, zone=s["zone"], class_hours=hours,
                                                                   calendar=calendar)  # fmt: skip
         salles = s.get("salles") or []
-        windows = [p["hostname"] for r in salles if r["profile"] in conformity.WINDOWS_PROFILES for p in r["postes"]]
+        windows = [p["hostname"] for r in salles if specs.is_windows(r["profile"]) for p in r["postes"]]
         out.append(
             SchoolPlan(
                 s["uai"], s["name"], str(s["wave"]), s["zone"], decision, nxt,
                 [v["hostname"] for v in s.get("serveurs") or []], windows,
                 {str(r["id"]): [p["hostname"] for p in r["postes"]] for r in salles
-                 if r["profile"] not in conformity.WINDOWS_PROFILES and r["postes"]},
+                 if not specs.is_windows(r["profile"]) and r["postes"]},
                 {str(r["id"]): r["profile"] for r in salles},
             )
         )  # fmt: skip
@@ -159,7 +165,7 @@ def pending_updates(p: Plan, report_root: Path | None = None) -> list[tuple[str,
     """What each target would take, without contacting any host: serveurs, the security updates the
     newest nightly conformity check saw pending; Linux salles, the newest master of their profile."""
     newest = newest_conformity_report(report_root)
-    year = masters.resolve_year(masters.school_year_of(p.moment.date()))
+    year = specs.resolve_year(school_year_of(p.moment.date()))
     rows = []
     for s in p.schools:
         for host in s.serveur_hosts:
@@ -174,7 +180,7 @@ def pending_updates(p: Plan, report_root: Path | None = None) -> list[tuple[str,
             rows.append((host, "serveur", what))
         for salle, hosts in s.linux_salles.items():
             profile = s.salle_profiles[salle]
-            manifest = conformity.reference_manifest(profile, year)
+            manifest = store.newest_manifest(profile, year)
             if manifest is None:
                 what = f"no published {profile} master: build it first (invoke build-master --profile {profile})"
             else:
@@ -233,10 +239,10 @@ def apply(
             f"no établissement in scope is inside its maintenance window now ({p.schools[0].decision.reason})",
             hint=f"the next window opens {soonest:%A %d/%m/%Y %H:%M}; --now overrides it (recorded in the run)",
         )
-    region = region or inventory.DEFAULT_REGION
+    region = region or DEFAULT_REGION
     started = dt.datetime.now(dt.UTC)
-    run_id = started.strftime("%Y%m%dT%H%M%SZ")
-    report = report or ROOT / "reports" / "patch" / run_id
+    run = run_id(started)
+    report = report or ROOT / "reports" / "patch" / run
     raw_dir = report / "raw"
     raw_dir.mkdir(parents=True, exist_ok=True)
     console = Console(stderr=True)
@@ -254,7 +260,7 @@ def apply(
         "socle_patch_serial": p.settings["serial"],
         "socle_patch_max_fail_percentage": p.settings["max_fail_percentage"],
         "socle_patch_reboot_allowed": reboot_allowed,
-        "socle_patch_run_id": run_id,
+        "socle_patch_run_id": run,
         "socle_windows_update_categories": p.settings["windows_update_categories"],
     }
     (report / "extra-vars.json").write_text(json.dumps(extra, indent=2))
@@ -262,8 +268,8 @@ def apply(
     if serveurs or windows:
         log = report / "ansible.log"
         with console.status(f"patching {len(serveurs)} serveur(s), {len(windows)} Windows poste(s) (log: {log})"):
-            rc = proc.playbook(ROOT / "playbooks" / "patch.yml", region, results=raw_dir, log=log, forks=forks,
-                               args=["-e", f"@{report / 'extra-vars.json'}"])  # fmt: skip
+            rc = playbook.operation(ROOT / "playbooks" / "patch.yml", region, results=raw_dir, log=log, forks=forks,
+                                    args=["-e", f"@{report / 'extra-vars.json'}"])  # fmt: skip
     outcomes: list[HostOutcome] = []
     raws = {f.stem: json.loads(f.read_text()) for f in raw_dir.glob("*.json")}
     stopped = rc != 0 and any(r.get("status") == "failed" for r in raws.values())
@@ -287,15 +293,14 @@ def apply(
             else:
                 outcomes += _reimage_salle(s.uai, salle, hosts, region, report)
     record = {
-        "run": run_id, "scope": scope, "who": who(), "started": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "finished": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "run": run, "scope": scope, "who": who(), "started": utc_stamp(started), "finished": utc_stamp(),
         "moment_local": p.moment.isoformat(timespec="minutes"), "forced_now": forced,
         "gates": p.gates, "settings": p.settings, "reboot_allowed": reboot_allowed, "wave_stopped": stopped,
         "ansible_rc": rc,
         "hosts": [o.__dict__ for o in outcomes],
     }  # fmt: skip
     (report / "run.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
-    (report / "junit.xml").write_text(_junit(run_id, outcomes))
+    (report / "junit.xml").write_text(_junit(run, outcomes))
     return outcomes, report
 
 
@@ -305,10 +310,8 @@ _FROM_REIMAGE = {"done": "patched", "already current": "current", "unreachable":
 def _reimage_salle(uai: str, salle: str, hosts: list[str], region: Path, report: Path) -> list[HostOutcome]:
     """The patch release goes into each poste's inactive slot; the poste boots it at its next start
     (postes are switched off every evening), so preventive patching never reboots a classroom."""
-    from socle import reimage
-
     try:
-        results, _ = reimage.run(etab=uai, salle=salle, reboot="no", region=region,
+        results, _ = reimage.restore_salle(etab=uai, salle=salle, reboot="no", region=region,
                                  report=report / "reimage" / f"{uai}-{salle}")  # fmt: skip
     except SocleError as exc:
         return [HostOutcome(h, uai, "poste-linux", "failed", f"salle {salle}: {exc.message}") for h in hosts]
@@ -320,20 +323,17 @@ def _reimage_salle(uai: str, salle: str, hosts: list[str], region: Path, report:
     ]  # fmt: skip
 
 
-def _junit(run_id: str, outcomes: list[HostOutcome]) -> str:
-    from xml.sax.saxutils import quoteattr
-
-    failures = sum(o.status in {"failed", "unreachable"} for o in outcomes)
-    lines = [f'<testsuite name={quoteattr("patch " + run_id)} tests="{len(outcomes)}" failures="{failures}">']
-    for o in outcomes:
-        lines.append(f"  <testcase classname={quoteattr(o.uai)} name={quoteattr(o.host)}>")
-        if o.status in {"failed", "unreachable"}:
-            lines.append(f"    <failure message={quoteattr(o.status)}>{quoteattr(o.detail)[1:-1]}</failure>")
-        elif o.status in {"not started", "deferred"}:
-            lines.append(f"    <skipped message={quoteattr(o.status + ': ' + o.detail)}/>")
-        lines.append("  </testcase>")
-    lines.append("</testsuite>")
-    return "\n".join(lines) + "\n"
+def _junit(run: str, outcomes: list[HostOutcome]) -> str:
+    """One test case per host: failed or unreachable fail; not started and deferred are skipped."""
+    cases = [
+        junit.Case(
+            o.uai, o.host,
+            failure=o.status if o.status in {"failed", "unreachable"} else None, text=o.detail,
+            skipped=f"{o.status}: {o.detail}" if o.status in {"not started", "deferred"} else None,
+        )
+        for o in outcomes
+    ]  # fmt: skip
+    return junit.suite(f"patch {run}", cases)
 
 
 STYLE = {"patched": "green", "current": "green", "failed": "bold red", "unreachable": "red",

@@ -17,8 +17,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from socle import ROOT, conformity, inventory, masters, proc, who
-from socle.errors import SocleError
+from socle.core import playbook
+from socle.core.clock import run_id, utc_stamp
+from socle.core.errors import SocleError
+from socle.core.identity import who
+from socle.core.paths import ROOT
+from socle.inventory.model import DEFAULT_REGION, fast_load
+from socle.registry import specs, store
 
 REBOOT_CHOICES = ("now", "end-of-period", "no")
 SIGNED_FILES = ("rootfs.squashfs", "SHA256SUMS", "SHA256SUMS.asc")
@@ -46,7 +51,7 @@ class PosteOutcome:
 
 
 def find_salle(region: Path, etab: str, salle: str) -> Salle:
-    schools = {s["uai"]: s for s in inventory.fast_load(region)}
+    schools = {s["uai"]: s for s in fast_load(region)}
     school = schools.get(etab) or schools.get(etab.upper())
     if school is None:
         raise SocleError(f"no établissement {etab} in {region}", hint="check the UAI (7 digits + letter)")
@@ -55,7 +60,7 @@ def find_salle(region: Path, etab: str, salle: str) -> Salle:
     if room is None:
         raise SocleError(f"no salle '{salle}' in {school['uai']} ({school['name']})",
                          hint=f"salles: {', '.join(sorted(rooms)) or 'none'}")  # fmt: skip
-    if room["profile"] in conformity.WINDOWS_PROFILES:
+    if specs.is_windows(room["profile"]):
         raise SocleError(f"salle {salle} has Windows postes", hint="Windows reimage is not in this command yet")
     serveurs = school.get("serveurs") or []
     if not serveurs:
@@ -68,12 +73,12 @@ def find_salle(region: Path, etab: str, salle: str) -> Salle:
 
 
 def master_source(profile: str, year: str | None = None) -> tuple[dict[str, Any], Path]:
-    year = masters.resolve_year(year)
-    manifest = conformity.reference_manifest(profile, year)
-    if manifest is None:
+    year = specs.resolve_year(year)
+    found = store.newest(profile, year)
+    if found is None:
         raise SocleError(f"no published master of profile {profile} for {year}",
                          hint=f"invoke build-master --profile {profile} --year {year}")  # fmt: skip
-    folder = masters.dist_dir() / "masters" / year / profile / manifest["version"]
+    manifest, folder = found
     missing = [f for f in SIGNED_FILES if not (folder / f).exists()]
     if missing:
         raise SocleError(f"master {manifest['version']} has no {', '.join(missing)}", where=str(folder),
@@ -86,22 +91,23 @@ def end_of_period(now: dt.datetime) -> str:
     return f"{(now + dt.timedelta(hours=1)).hour:02d}:00"
 
 
-def run(
+def restore_salle(
     *, etab: str, salle: str, reset: bool = False, force: bool = False, reboot: str = "now",
     multicast: bool = True, full: bool = False, region: Path | None = None, report: Path | None = None,
     forks: int = 50,
 ) -> tuple[list[PosteOutcome], Path]:  # fmt: skip
     if reboot not in REBOOT_CHOICES:
         raise SocleError(f"unknown --reboot '{reboot}'", hint=f"use one of: {', '.join(REBOOT_CHOICES)}")
-    region = region or inventory.DEFAULT_REGION
+    """Reimage (or, with ``reset``, reset) every poste of a salle; the outcomes and the record's folder."""
+    region = region or DEFAULT_REGION
     room = find_salle(region, etab, salle)
     started = dt.datetime.now(dt.UTC)
-    run_id = started.strftime("%Y%m%dT%H%M%SZ")
-    report = report or ROOT / "reports" / "reimage" / run_id
+    run = run_id(started)
+    report = report or ROOT / "reports" / "reimage" / run
     raw = report / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     if reset:
-        playbook, manifest = ROOT / "playbooks" / "reset.yml", None
+        book, manifest = ROOT / "playbooks" / "reset.yml", None
         extra: dict[str, Any] = {
             "socle_reimage_serveur": room.serveur,
             "socle_reimage_postes": ",".join(room.postes),
@@ -111,7 +117,7 @@ def run(
     else:
         manifest, folder = master_source(room.profile)
         rel = f"{manifest['school_year']}/{room.profile}/{manifest['version']}"
-        playbook = ROOT / "playbooks" / "reimage.yml"
+        book = ROOT / "playbooks" / "reimage.yml"
         extra = {
             "socle_reimage_serveur": room.serveur,
             "socle_reimage_postes": ",".join(room.postes),
@@ -136,14 +142,14 @@ def run(
     t0 = time.monotonic()
     with Console(stderr=True).status(f"{what}: salle {salle} of {room.uai}, {len(room.postes)} postes (log: {log})"):
         # one fork per poste: the whole room joins one multicast session
-        rc = proc.playbook(playbook, region, results=raw, log=log, forks=max(forks, len(room.postes) + 1),
-                           args=["-e", f"@{report / 'extra-vars.json'}"])  # fmt: skip
+        rc = playbook.operation(book, region, results=raw, log=log, forks=max(forks, len(room.postes) + 1),
+                                args=["-e", f"@{report / 'extra-vars.json'}"])  # fmt: skip
     duration = time.monotonic() - t0
     serveur_raw = _load(raw / f"{room.serveur}.json")
     outcomes = [_outcome(h, _load(raw / f"{h}.json"), serveur_raw) for h in room.postes]
     record = {
-        "run": run_id, "operation": "reset" if reset else "reimage", "who": who(),
-        "started": started.strftime("%Y-%m-%dT%H:%M:%SZ"), "duration_s": round(duration, 1),
+        "run": run, "operation": "reset" if reset else "reimage", "who": who(),
+        "started": utc_stamp(started), "duration_s": round(duration, 1),
         "uai": room.uai, "school": room.school, "salle": salle, "profile": room.profile,
         "master": None if manifest is None else manifest["version"], "serveur": room.serveur,
         "reboot": reboot, "force": force, "multicast": multicast, "full": full, "ansible_rc": rc,

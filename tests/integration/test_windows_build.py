@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from socle import masters, windows
-from socle.errors import StepFailed
+from socle.core.errors import StepFailed
 from tests.conftest import run_invoke
 
 TOOLS = ("qemu-img", "qemu-system-x86_64", "swtpm", "xorriso", "wimcapture", "mkntfs", "sfdisk")

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from socle import catalogue
-from socle.findings import errors
-from socle.yamlio import dumps
+from socle.core.findings import errors
+from socle.core.yamlio import dumps
 
 TODAY = dt.date(2026, 11, 24)
 

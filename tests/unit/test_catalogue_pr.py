@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from socle import ROOT, catalogue_pr
-from socle.errors import SocleError
-from socle.yamlio import dumps
+from socle.core.errors import SocleError
+from socle.core.yamlio import dumps
 
 from .test_catalogue_checks import edit
 

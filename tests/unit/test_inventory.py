@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from socle import ROOT, inventory, inventory_tools
-from socle.errors import SocleError
+from socle.core.errors import SocleError
 
 SAMPLE = ROOT / "inventories" / "grand-est"
 KLEBER = "0671000Y"

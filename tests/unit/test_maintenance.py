@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from socle import maintenance
-from socle.errors import SocleError
+from socle.core.errors import SocleError
 
 CAL = maintenance.load_calendar("2025-2026")
 

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from socle import masters
-from socle.errors import SocleError
+from socle.core.errors import SocleError
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from socle import maintenance, patching
-from socle.errors import SocleError
+from socle.core.errors import SocleError
 
 
 def test_plan_in_class_hours_gives_the_next_window():

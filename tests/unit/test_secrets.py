@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from socle import secrets
-from socle.errors import SocleError
+from socle.core.errors import SocleError
 from tests.conftest import run_invoke
 
 

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from socle import signing
-from socle.errors import SocleError, StepFailed
+from socle.core.errors import SocleError, StepFailed
 
 
 @pytest.fixture

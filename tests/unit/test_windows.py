@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from socle import ROOT, masters, windows
-from socle.errors import SocleError
+from socle.core.errors import SocleError
 from tests.conftest import run_invoke
 
 NS = {"u": "urn:schemas-microsoft-com:unattend"}

@@ -1,7 +1,7 @@
 import pytest
 
-from socle.errors import SocleError
-from socle.yamlio import loads
+from socle.core.errors import SocleError
+from socle.core.yamlio import loads
 
 
 def test_lines_are_recorded_for_every_key():

@@ -1,0 +1,153 @@
+"""Linux masters: mmdebstrap base -> Ansible roles in podman -> lock -> generalisation -> OCI image,
+artefacts and verification -> manifest, SBOM, signature (docs/masters.md)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any, ClassVar
+
+from socle.build import rootfs
+from socle.build.linux import capture, configure
+from socle.build.linux.configure import LinuxContext
+from socle.build.pipeline import Platform, build_record, console, git_revision, sign, step
+from socle.core import system
+from socle.core.errors import SocleError
+from socle.core.paths import CATALOGUE_DIR, cache_dir, rel
+from socle.core.proc import run
+from socle.registry import store
+from socle.registry.specs import MasterSpec, read_lock
+
+
+class Linux(Platform):
+    """A Linux master of one spec; ``lock`` is None when the build writes a new one."""
+
+    name: ClassVar[str] = "linux"
+
+    def __init__(self) -> None:
+        self.lock: dict[str, Any] | None = None
+        self.patch = False
+        self.clean = False
+
+    def build(self, spec: MasterSpec, *, update_lock: bool, patch: bool, force: bool) -> Path:
+        if update_lock and patch:
+            raise SocleError("--update-lock and --patch exclude each other", hint="a patch release keeps the lock")
+        system.require()
+        self.lock = None if update_lock else read_lock(spec)
+        if patch and self.lock is None:
+            raise SocleError(
+                f"--patch needs a lock file ({rel(spec.lock_path)})",
+                hint="build the release first: invoke build-master --profile " + spec.profile,
+            )
+        self.patch, self.clean = patch, force
+        version = store.next_patch_version(spec) if patch else spec.version
+        return self.run(spec, version, rebuild=update_lock or patch or force,
+                        resume=f"the base root filesystem cache in {cache_dir()} is kept")  # fmt: skip
+
+    def context(self, **common: Any) -> LinuxContext:
+        spec = common["spec"]
+        return LinuxContext(**common, container=f"socle-build-{spec.profile}", patch=self.patch, clean=self.clean)
+
+    def produce(self, ctx: LinuxContext) -> dict[str, Any]:  # type: ignore[override]
+        try:
+            manifest = _pipeline(ctx, self.lock)
+        finally:
+            subprocess.run(["podman", "rm", "-f", "-t", "2", ctx.container], capture_output=True, check=False)
+        manifest["lock_sha256"] = store.sha256_file(ctx.spec.lock_path) if ctx.spec.lock_path.exists() else None
+        return manifest
+
+    def tidy(self, ctx: LinuxContext) -> None:  # type: ignore[override]
+        shutil.rmtree(ctx.staging / "build", ignore_errors=True)
+
+    def published(self, ctx: LinuxContext, manifest: dict[str, Any]) -> None:  # type: ignore[override]
+        profile = ctx.spec.profile
+        rootfs.podman("tag", manifest["oci"]["image"], configure.latest_ref(ctx.spec),
+                      what="tag the master as the profile's latest")  # fmt: skip
+        if dropped := capture.prune_images(profile):
+            console.print(f"  podman store: dropped {len(dropped)} older image(s) of {profile}: {', '.join(dropped)}")
+
+
+def _pipeline(ctx: LinuxContext, lock: dict[str, Any] | None) -> dict[str, Any]:
+    spec = ctx.spec
+    base = configure.rootfs_spec(spec)
+    base_ref = f"localhost/socle/base-{base.release}:{base.key()}"
+    with step(ctx, "base root filesystem (mmdebstrap, cached)"):
+        if not rootfs.image_exists(base_ref):
+            tar = rootfs.build_rootfs(base, source_date_epoch=ctx.source_date_epoch)
+            rootfs.import_rootfs(tar, base_ref, labels={"org.socle.kind": "base", "org.socle.key": base.key()})
+    with step(ctx, "catalogue selection"):
+        selection = configure.catalogue_selection(spec, lock)
+    reuse_key = configure.reuse_key(spec, base)  # hashes the roles: once per build
+    reuse = configure.reusable_master(ctx, reuse_key, selection)
+    with step(ctx, "configure with Ansible roles" + (" (on the profile's last master)" if reuse else "")):
+        configure.configure(ctx, reuse or base_ref, selection, upgrade=ctx.patch or bool(reuse and lock is None))
+    with step(ctx, "package set and lock"):
+        pkgs = configure.package_set(ctx.container)
+        patched: dict[str, Any] = {}
+        if lock is not None:
+            try:
+                patched = configure.compare_lock(lock, pkgs, ctx.patch)
+            except SocleError:
+                if not reuse:
+                    raise
+                # what the reused configuration carries over differs from the lock: build clean
+                console.print("  the reused configuration does not match the lock: configuring from the base")
+                reuse = None
+                configure.configure(ctx, base_ref, selection, upgrade=ctx.patch)
+                pkgs = configure.package_set(ctx.container)
+                patched = configure.compare_lock(lock, pkgs, ctx.patch)
+        else:
+            lock_data = {
+                "spec": str(rel(spec.path)),
+                "release": base.release,
+                "mirror": base.mirror,
+                "packages": dict(sorted(pkgs.items())),
+            }
+            spec.lock_path.write_text(json.dumps(lock_data, indent=1, sort_keys=True) + "\n")
+            console.print(f"  wrote {rel(spec.lock_path)} ({len(pkgs)} packages)")
+    with step(ctx, "generalise (master_finalize)"):
+        manifest_in_image = {"profile": spec.profile, "version": ctx.version, "school_year": spec.year}
+        run(
+            ["podman", "exec", "-i", ctx.container, "sh", "-c",
+             "mkdir -p /etc/socle && cat > /etc/socle/master.json"],
+            what="write /etc/socle/master.json",
+            input=json.dumps(manifest_in_image, sort_keys=True) + "\n",
+        )  # fmt: skip
+        book = configure.write_playbook(
+            ctx, [{"name": "master_finalize"}], "Finalize master", {"master_finalize_building_master": True}
+        )
+        configure.run_play(ctx, book, "finalize")
+        # Ansible's remote working folder outlives the play that needed it (master_finalize keeps it)
+        rootfs.podman("exec", ctx.container, "rm", "-rf", "/root/.ansible", what="remove Ansible's working folder")
+        rootfs.podman("stop", "-t", "2", ctx.container, what="stop the build container")
+    image = f"localhost/socle/{spec.profile}:{ctx.version}"
+    with step(ctx, "OCI image, artefacts and verification (in parallel)"):
+        image_id, produced, verification = capture.capture(ctx, image, reuse_key, selection)
+    with step(ctx, "manifest and SBOM"):
+        sbom = capture.sbom(ctx, pkgs)
+        (ctx.staging / "sbom.cdx.json").write_text(json.dumps(sbom, indent=2, sort_keys=True) + "\n")
+        produced["sbom.cdx.json"] = "sbom.cdx.json"
+        artefacts = store.write_sums(ctx.staging, produced)
+    with step(ctx, "sign (OpenPGP, SHA256SUMS.asc)"):
+        signature = sign(ctx)
+    return {
+        "schema_version": 1,
+        "profile": spec.profile,
+        "school_year": spec.year,
+        "version": ctx.version,
+        "spec": spec.data,
+        "spec_sha256": spec.sha256(),
+        "catalogue": {
+            "revision": git_revision(CATALOGUE_DIR),
+            "entries": [{**e, "version": pkgs[e["name"]]["version"]} for e in selection],
+        },
+        "packages": dict(sorted(pkgs.items())),
+        "patched": patched.get("updated", {}),
+        "artefacts": artefacts,
+        "signature": signature,
+        "oci": {"image": image, "id": image_id},
+        "verification": verification,
+        "build": build_record(ctx, builder=capture.tool_versions()),
+    }

@@ -1,0 +1,325 @@
+"""Capturing a Linux master: the OCI image, the artefacts postes receive (squashfs, chunk index,
+kernel), the SBOM, and the verification of the image (testinfra, Lynis, OpenSCAP)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from socle import __version__
+from socle.build.linux.configure import LinuxContext
+from socle.build.pipeline import timed
+from socle.build.rootfs import podman
+from socle.core.clock import from_epoch
+from socle.core.errors import StepFailed
+from socle.core.paths import ROOT
+from socle.core.proc import run
+
+
+def _commit(ctx: LinuxContext, image: str, reuse_key: str, selection: list[dict[str, str]]) -> str:
+    """The generalised container as the master's OCI image, labelled with what the next build needs to
+    know to start from it (its reuse key and the catalogue entries it carries)."""
+    spec = ctx.spec
+    carried = ",".join(sorted({e["name"] for e in selection}))
+    podman(
+        "commit", "--quiet",
+        "--change", 'CMD ["/lib/systemd/systemd"]', "--change", "STOPSIGNAL SIGRTMIN+3",
+        "--change", f"LABEL org.socle.profile={spec.profile}", "--change", f"LABEL org.socle.version={ctx.version}",
+        "--change", f"LABEL org.socle.reuse={reuse_key}",
+        "--change", f"LABEL org.socle.catalogue={carried}",
+        ctx.container, image,
+        what="podman commit",
+    )  # fmt: skip
+    return podman("image", "inspect", "--format", "{{.Id}}", image, what="inspect image")
+
+
+def capture(
+    ctx: LinuxContext, image: str, reuse_key: str, selection: list[dict[str, str]]
+) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """Commit the OCI image while the artefacts are exported from the stopped container's root
+    filesystem (and OpenSCAP reads it); then testinfra and Lynis run in a container of the image.
+
+    A cold desktop master's commit copies about 10 GB into the container store (~3.5 min on
+    2 cores); squashfs, chunk index and OpenSCAP take about as long and need only the files.
+    """
+    mount = podman("mount", ctx.container, what="mount the build container")
+    try:
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="socle-capture") as pool:
+            files = pool.submit(timed, ctx, "export artefacts (squashfs, chunk index, kernel)", _export, ctx, mount)
+            scan = ctx.spec.data.get("verify", {}).get("openscap") and pool.submit(
+                timed, ctx, "OpenSCAP (ANSSI BP-028 minimal)", _openscap, ctx, mount
+            )
+            # an error here still waits for the export and the scan (leaving the pool waits for them)
+            image_id = timed(ctx, "OCI image (podman commit)", _commit, ctx, image, reuse_key, selection)
+            verification = timed(ctx, "verify (testinfra, Lynis)", _verify, ctx, image)
+            produced = files.result()
+            if scan:
+                verification["openscap"] = scan.result()
+    finally:
+        subprocess.run(["podman", "umount", ctx.container], capture_output=True, check=False)
+    return image_id, produced, verification
+
+
+def tool_versions() -> dict[str, str]:
+    def first_line(cmd: list[str]) -> str:
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        except FileNotFoundError:
+            return "absent"
+        return ((proc.stdout or proc.stderr).strip().splitlines() or ["?"])[0]
+
+    import ansible
+
+    return {
+        "socle": __version__,
+        "ansible-core": ansible.__version__,
+        "podman": first_line(["podman", "--version"]),
+        "mmdebstrap": first_line(["mmdebstrap", "--version"]),
+        "mksquashfs": first_line(["mksquashfs", "-version"]),
+        "python": sys.version.split()[0],
+    }
+
+
+def sbom(ctx: LinuxContext, pkgs: dict[str, dict[str, str]]) -> dict[str, Any]:
+    release = ctx.spec.data.get("base", {}).get("release", "")
+    components = []
+    for name, p in sorted(pkgs.items()):
+        comp = {
+            "type": "library" if name.startswith("lib") else "application",
+            "name": name,
+            "version": p["version"],
+            "purl": f"pkg:deb/debian/{name}@{p['version']}?arch={p['arch']}&distro=debian-{release}",
+        }
+        if p.get("sha256"):
+            comp["hashes"] = [{"alg": "SHA-256", "content": p["sha256"]}]
+        components.append(comp)
+    serial = hashlib.sha256(json.dumps(components, sort_keys=True).encode()).hexdigest()
+    return {
+        "bomFormat": "CycloneDX",
+        "specVersion": "1.5",
+        "serialNumber": f"urn:uuid:{serial[:8]}-{serial[8:12]}-{serial[12:16]}-{serial[16:20]}-{serial[20:32]}",
+        "version": 1,
+        "metadata": {
+            "timestamp": from_epoch(ctx.source_date_epoch),
+            "component": {"type": "operating-system", "name": f"socle-{ctx.spec.profile}", "version": ctx.version},
+            "tools": {"components": [{"type": "application", "name": "socle", "version": __version__}]},
+        },
+        "components": components,
+    }
+
+
+def _verify(ctx: LinuxContext, image: str) -> dict[str, Any]:
+    """Start the new image under systemd, run the testinfra suite and Lynis in it."""
+    cfg = ctx.spec.data.get("verify", {})
+    results: dict[str, Any] = {}
+    name = f"{ctx.container}-verify"
+    subprocess.run(["podman", "rm", "-f", name], capture_output=True, check=False)
+    lynis_mounts = []
+    if cfg.get("lynis") and Path("/usr/sbin/lynis").exists():
+        lynis_mounts = [f"--volume={path}:{path}:ro" for path in ("/usr/share/lynis", "/usr/sbin/lynis", "/etc/lynis")]
+    podman("run", "-d", "--name", name, "--hostname", "verify", *lynis_mounts, image, what="start verify container")
+    lynis: subprocess.Popen[bytes] | None = None
+    try:
+        for _ in range(60):
+            state = subprocess.run(
+                ["podman", "exec", name, "systemctl", "is-system-running"], capture_output=True, text=True
+            ).stdout.strip()
+            if state in {"running", "degraded"}:
+                break
+            time.sleep(0.5)
+        results["systemd_state"] = state
+        # Lynis only reads the system: it audits while testinfra runs
+        if lynis_mounts:
+            audit = ["podman", "exec", name, "lynis", "audit", "system", "--quick", "--no-colors", "--skip-plugins"]
+            lynis = subprocess.Popen(audit, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if cfg.get("testinfra", True):
+            report = ctx.staging / "verify" / "testinfra.xml"
+            report.parent.mkdir(parents=True, exist_ok=True)
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "-q",
+                    "-p",
+                    "no:cacheprovider",
+                    str(ROOT / "tests" / "master"),
+                    f"--hosts=podman://{name}",
+                    f"--junitxml={report}",
+                ],
+                cwd=ROOT,
+                env={**os.environ, "SOCLE_MASTER_DIR": str(ctx.staging)},
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            summary = (proc.stdout.strip().splitlines() or ["?"])[-1]
+            results["testinfra"] = {"passed": proc.returncode == 0, "summary": summary}
+            if proc.returncode:
+                (ctx.staging / "verify" / "testinfra.log").write_text(proc.stdout + proc.stderr)
+                raise StepFailed(
+                    f"master verification failed: {summary}",
+                    hint=f"details: {ctx.staging / 'verify' / 'testinfra.log'} (kept because the build failed)",
+                )
+        if lynis:
+            lynis.wait()
+            report_dat = subprocess.run(
+                ["podman", "exec", name, "cat", "/var/log/lynis-report.dat"], capture_output=True, text=True
+            ).stdout
+            score = next(
+                (int(ln.split("=", 1)[1]) for ln in report_dat.splitlines() if ln.startswith("hardening_index=")), None
+            )
+            warnings = [ln.split("=", 1)[1] for ln in report_dat.splitlines() if ln.startswith("warning[]=")]
+            results["lynis"] = {"hardening_index": score, "warnings": warnings}
+            minimum = cfg.get("lynis_min_score")
+            if score is None or (minimum is not None and score < minimum):
+                raise StepFailed(
+                    f"Lynis hardening index {score} is below the spec's minimum {minimum}",
+                    hint="see the warnings in the Lynis report; raise hardening or lower verify.lynis_min_score",
+                )
+        elif cfg.get("lynis"):
+            results["lynis"] = {"skipped": "lynis is not installed on this host (invoke setup installs it)"}
+    finally:
+        if lynis and lynis.poll() is None:
+            lynis.kill()
+            lynis.wait()
+        subprocess.run(["podman", "rm", "-f", "-t", "2", name], capture_output=True, check=False)
+    return results
+
+
+DEBIAN_NUMBERS = {"bullseye": 11, "bookworm": 12, "trixie": 13, "forky": 14}
+
+
+SSG_CONTENT = Path("/usr/share/xml/scap/ssg/content")
+
+
+ANSSI_MINIMAL = "xccdf_org.ssgproject.content_profile_anssi_bp28_minimal"
+
+
+def _openscap(ctx: LinuxContext, mount: str) -> dict[str, Any]:
+    """ANSSI BP-028 minimal profile of Debian's SCAP Security Guide, when it has content for this release."""
+    release = ctx.spec.data["base"]["release"]
+    content = SSG_CONTENT / f"ssg-debian{DEBIAN_NUMBERS.get(release, 0)}-ds.xml"
+    if not content.exists():
+        have = sorted(p.name for p in SSG_CONTENT.glob("ssg-debian*-ds.xml")) if SSG_CONTENT.is_dir() else []
+        return {"skipped": f"no SCAP Security Guide content for Debian {release} on this host "
+                           f"(have: {', '.join(have) or 'none'}); not applicable"}  # fmt: skip
+    if not shutil.which("oscap-chroot"):
+        return {"skipped": "oscap-chroot not installed (invoke setup installs openscap-utils)"}
+    results = ctx.staging / "verify" / "openscap-results.xml"
+    results.parent.mkdir(parents=True, exist_ok=True)
+    cmd = ["oscap-chroot", mount, "xccdf", "eval", "--profile", ANSSI_MINIMAL, "--results", str(results)]
+    proc = subprocess.run([*cmd, str(content)], capture_output=True, text=True, check=False)
+    passed = proc.stdout.count("Result\tpass")
+    failed = proc.stdout.count("Result\tfail")
+    total = passed + failed
+    return {"profile": "anssi_bp28_minimal", "content": content.name, "pass": passed, "fail": failed,
+            "score": round(100 * passed / total, 1) if total else None}  # fmt: skip
+
+
+#: zstd level of the squashfs: 6 costs 55 s on a 9.7 GB desktop tree (2 cores) for 3.84 GB; mksquashfs's
+#: default, 15, costs 9 min for 3.6 GB — 6 % fewer bytes to send once per lycée (docs/masters.md)
+SQUASHFS_ZSTD_LEVEL = 6
+
+
+def _read(path: Path) -> str:
+    return path.read_text() if path.is_file() else ""
+
+
+def _export(ctx: LinuxContext, mount: str) -> dict[str, str]:
+    """squashfs (zstd, reproducible timestamps), its chunk index and kernel/initrd from the generalised tree."""
+    arts = ctx.spec.data.get("artefacts", {})
+    out_dir = ctx.staging
+    produced: dict[str, str] = {}
+    leaks = [p for p in ("etc/ssh/ssh_host_ed25519_key", "etc/ssh/ssh_host_rsa_key") if (Path(mount) / p).exists()]
+    leaks += [f"{p} is set" for p in ("etc/machine-id", "etc/hostname") if _read(Path(mount) / p).strip()]
+    if leaks:
+        raise StepFailed(
+            f"the image is not generalised: {', '.join(leaks)}",
+            hint="master_finalize must be the last role of the spec",
+        )
+    if arts.get("squashfs", True):
+        target = out_dir / "rootfs.squashfs"
+        run(
+            [
+                "mksquashfs",
+                mount,
+                target,
+                "-comp",
+                "zstd",
+                "-Xcompression-level",
+                str(arts.get("squashfs_zstd_level", SQUASHFS_ZSTD_LEVEL)),
+                "-noappend",
+                "-no-progress",
+                "-quiet",
+                "-e",
+                "boot",
+            ],
+            what="mksquashfs",
+            env={"SOURCE_DATE_EPOCH": str(ctx.source_date_epoch)},
+        )
+        produced["rootfs.squashfs"] = target.name
+        # chunk index for patch releases: a poste holding an older image fetches only the
+        # chunks it lacks (casync, content-defined chunking); the lycée serveur rebuilds the
+        # chunk store from the squashfs and checks that its index matches this signed one
+        with tempfile.TemporaryDirectory(prefix="socle-castr-") as store:
+            run(["casync", "make", f"--store={store}", str(out_dir / "rootfs.caibx"), str(target)],
+                what="casync make (chunk index)")  # fmt: skip
+        produced["rootfs.caibx"] = "rootfs.caibx"
+    if arts.get("kernel"):
+        boot = Path(mount) / "boot"
+        kernels = sorted(boot.glob("vmlinuz-*"))
+        initrds = sorted(boot.glob("initrd.img-*"))
+        if not kernels or not initrds:
+            raise StepFailed(
+                "artefacts.kernel is set but the image has no /boot/vmlinuz-* and initrd",
+                hint="add linux-image-amd64 and initramfs-tools to the spec's packages",
+            )
+        shutil.copyfile(kernels[-1], out_dir / "vmlinuz")
+        shutil.copyfile(initrds[-1], out_dir / "initrd.img")
+        produced["vmlinuz"] = "vmlinuz"
+        produced["initrd.img"] = "initrd.img"
+    return produced
+
+
+#: master images of a profile kept in the podman store, newest first (a desktop master is ~10 GB;
+#: the published artefacts in dist/ are what postes use, these serve tests and the next build)
+KEEP_MASTER_IMAGES = 3
+
+
+def prune_images(profile: str, keep: int = KEEP_MASTER_IMAGES) -> list[str]:
+    """Untag the profile's master images beyond the ``keep`` newest (``:latest`` always stays) and
+    delete every untagged one that no kept image builds on. Returns the tags dropped."""
+    repo = f"localhost/socle/{profile}:"
+    out = subprocess.run(["podman", "images", "--format", "json"], capture_output=True, text=True, check=False)
+    listed = json.loads(out.stdout or "[]") if out.returncode == 0 else []
+    ours = sorted(
+        (img for img in listed if any(n.startswith(repo) for n in img.get("Names") or [])),
+        key=lambda img: img.get("Created", 0),
+        reverse=True,
+    )
+    dropped: list[str] = []
+    for img in ours[keep:]:
+        names = [n for n in img["Names"] if n.startswith(repo)]
+        if f"{repo}latest" in names:
+            continue
+        for name in names:
+            if subprocess.run(["podman", "untag", img["Id"], name], capture_output=True).returncode == 0:
+                dropped.append(name.removeprefix(repo))
+    dangling = subprocess.run(
+        ["podman", "images", "-q", "--no-trunc", "--filter", "dangling=true",
+         "--filter", f"label=org.socle.profile={profile}"],
+        capture_output=True, text=True, check=False,
+    ).stdout.split()  # fmt: skip
+    for image_id in dangling:  # refused while a kept image builds on it: it stays until then
+        subprocess.run(["podman", "image", "rm", image_id], capture_output=True, check=False)
+    return dropped

@@ -1,0 +1,69 @@
+"""What a catalogue check is: an id, a summary, its severities and its documentation, declared once
+on the class (in the manner of ansible-lint's rules); findings are built with keyword arguments."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from socle.catalogue.model import Catalogue
+from socle.core.findings import Finding
+from socle.core.yamlio import Document, KeyPath, format_keypath
+
+
+@dataclass
+class Context:
+    """One run of the checks over a catalogue: the findings so far and the waivers they used."""
+
+    cat: Catalogue
+    today: dt.date
+    findings: list[Finding] = field(default_factory=list)
+    used_waivers: set[int] = field(default_factory=set)
+
+    @property
+    def waivers(self) -> list[dict[str, Any]]:
+        data = self.cat.exceptions.data if self.cat.exceptions else None
+        return [w for w in (data.get("exceptions") or []) if isinstance(w, dict)] if isinstance(data, dict) else []
+
+    def waived(self, check: str, target: str) -> bool:
+        """A written, unexpired waiver exists for ``check`` on ``target`` (and is now used)."""
+        for i, w in enumerate(self.waivers):
+            if w.get("check") == check and w.get("target") == target and str(w.get("expires", "")) >= str(self.today):
+                self.used_waivers.add(i)
+                return True
+        return False
+
+
+class Check:
+    """A catalogue check. The class docstring is its documentation (docs/catalogue-checks.md)."""
+
+    id: ClassVar[str]
+    summary: ClassVar[str]
+    #: the severities its findings may have
+    severities: ClassVar[tuple[str, ...]] = ("error",)
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.cat = ctx.cat
+        self.today = ctx.today
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+    def report(
+        self, doc: Document, keypath: KeyPath, *, message: str, fix: str, severity: str = "error", target: str = ""
+    ) -> None:
+        """A finding at ``keypath`` of ``doc``; an error on a ``target`` a waiver covers is not reported."""
+        if severity == "error" and target and self.ctx.waived(self.id, target):
+            return
+        self.report_at(str(doc.path), doc.line(keypath) or 1, message=message, fix=fix, severity=severity,
+                       keypath=format_keypath(keypath) if keypath else "")  # fmt: skip
+
+    def report_at(
+        self, file: str, line: int, *, message: str, fix: str, severity: str = "error", keypath: str = ""
+    ) -> None:
+        """A finding at a file and line (where there is no document to locate it in)."""
+        if severity not in self.severities:
+            raise ValueError(f"{self.id} declares {self.severities}, not {severity}")
+        self.ctx.findings.append(Finding(file, line, self.id, severity, keypath, message, fix))

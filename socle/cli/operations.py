@@ -1,0 +1,45 @@
+"""Console side of the operations: reimage a salle, patch in waves, import the school calendar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from socle.core.errors import SocleError, StepFailed
+from socle.core.paths import rel
+from socle.operations import maintenance, patching, reimage
+
+
+def reimage_salle(*, etab: str, salle: str, reset: bool, force: bool, reboot: str, no_multicast: bool, full: bool,
+                  inventory: str, report: str) -> None:  # fmt: skip
+    if not etab or not salle:
+        raise SocleError("say which salle: --etab UAI --salle ROOM", hint="invoke reimage --etab 0671000Y --salle S101")
+    outcomes, out = reimage.restore_salle(
+        etab=etab, salle=salle, reset=reset, force=force, reboot=reboot, multicast=not no_multicast, full=full,
+        region=Path(inventory) if inventory else None, report=Path(report) if report else None,
+    )  # fmt: skip
+    reimage.show(outcomes, out)
+    if reimage.failed(outcomes):
+        raise StepFailed("some postes are not on the master: see the table above", hint=f"re-run the same command "
+                         f"to resume; details in {out}/record.json")  # fmt: skip
+
+
+def patch(*, etab: str, wave: str, everything: bool, now: bool, check: bool, report: str, inventory: str) -> None:
+    if sum(bool(x) for x in (etab, wave, everything)) != 1:
+        raise SocleError(
+            "say what to patch: one of --etab UAI, --wave pilot|1|2|3 or --all", hint="invoke patch --help"
+        )
+    region = Path(inventory) if inventory else None
+    plan = patching.plan(wave=wave or None, etab=etab or None, now=now, region=region)
+    patching.show(plan)
+    if check:
+        return
+    scope = f"etab {etab}" if etab else f"wave {wave}" if wave else "all"
+    outcomes, out = patching.apply(plan, scope=scope, region=region, report=Path(report) if report else None)
+    patching.show_outcomes(outcomes, out)
+    if patching.failed(outcomes):
+        raise StepFailed("patch run incomplete: see the table above", hint=f"details in {out}/run.json")
+
+
+def calendar_import(*, csv: str) -> None:
+    for path in maintenance.import_dataset(Path(csv)):
+        print(f"wrote {rel(path)}")

@@ -1,0 +1,1 @@
+"""The nightly conformity check: hosts and expected state, the evaluation, its history and reports."""

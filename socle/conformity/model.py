@@ -1,0 +1,82 @@
+"""What the nightly conformity check works on: the hosts to check, what each one showed (drifts),
+and the summary a run reports."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Drift:
+    category: str  # master | catalogue | unknown-software | hardening | health
+    check: str
+    message: str
+    expected: Any = None
+    actual: Any = None
+
+
+@dataclass
+class HostResult:
+    host: str
+    uai: str
+    salle: str
+    profile: str
+    status: str  # conformant | drift | unreachable | failed
+    drifts: list[Drift] = field(default_factory=list)
+    reason: str = ""
+    #: last successful patch (socle stamp, else apt history), for the patch-latency KPI
+    last_patch: str | None = None
+    #: patch latency KPI: median hours from availability to installation of the security updates
+    #: installed in the last LATENCY_WINDOW_DAYS days (None: no such update recorded)
+    patch_latency_h: float | None = None
+
+
+@dataclass
+class Target:
+    host: str
+    uai: str
+    school: str
+    salle: str
+    profile: str
+    disciplines: list[str]
+    kind: str = "poste"  # poste | serveur
+
+
+def summarize(results: list[HostResult], *, when: str, target: str, duration: float) -> dict[str, Any]:
+    statuses = Counter(r.status for r in results)
+    per_etab: dict[str, Counter[str]] = defaultdict(Counter)
+    per_room: dict[str, Counter[str]] = defaultdict(Counter)
+    drift_counts: Counter[str] = Counter()
+    for r in results:
+        per_etab[r.uai][r.status] += 1
+        per_room[f"{r.uai}/{r.salle}"][r.status] += 1
+        for d in r.drifts:
+            drift_counts[f"{d.category}: {d.check}"] += 1
+
+    def rate(c: Counter[str]) -> float:
+        total = sum(c.values())
+        return round(100 * c["conformant"] / total, 1) if total else 0.0
+
+    return {
+        "when": when,
+        "target": target,
+        "hosts": len(results),
+        "statuses": dict(statuses),
+        "conformity_percent": rate(statuses),
+        "per_etablissement": {k: {"percent": rate(v), **v} for k, v in sorted(per_etab.items())},
+        "per_salle": {k: {"percent": rate(v), **v} for k, v in sorted(per_room.items())},
+        "top_drifts": drift_counts.most_common(15),
+        "patch_latency_h": _latency_summary([r.patch_latency_h for r in results if r.patch_latency_h is not None]),
+        "duration_s": round(duration, 1),
+    }
+
+
+def _latency_summary(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"hosts": 0, "median": None, "p90": None, "max": None}
+    values = sorted(values)
+    p90 = values[min(len(values) - 1, int(0.9 * len(values)))]
+    return {"hosts": len(values), "median": round(statistics.median(values), 1), "p90": p90, "max": values[-1]}

@@ -1,0 +1,1 @@
+"""The bottom layer: helpers every other package uses, importing nothing above them."""

@@ -1,0 +1,1 @@
+"""Établissement inventories: the model (files, groups), checks, CSV import and a synthetic generator."""

@@ -1,0 +1,1 @@
+"""Operations on machines: reimage a salle, patch in waves, within maintenance windows."""

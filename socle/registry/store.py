@@ -1,0 +1,100 @@
+"""The store of published masters: ``dist/masters/<year>/<profile>/<version>/``, each with its
+artefacts, ``manifest.json``, ``SHA256SUMS`` and its signature. Where a master lives, which one is
+the newest, what the next patch release is called, and how one is published and checked."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from socle.core.paths import dist_dir
+from socle.registry.specs import MasterSpec
+
+
+def profile_dir(year: str, profile: str) -> Path:
+    """The folder holding every published version of a profile for a school year."""
+    return dist_dir() / "masters" / year / profile
+
+
+def master_dir(year: str, profile: str, version: str) -> Path:
+    """Where master ``version`` of ``profile`` is (or will be) published."""
+    return profile_dir(year, profile) / version
+
+
+def _patch_number(version: str) -> int:
+    """``2026-2027.3`` -> 3."""
+    return int(version.rsplit(".", 1)[1])
+
+
+def published(year: str, profile: str) -> list[Path]:
+    """Published versions of a profile (a manifest, not a partial build), oldest first."""
+    root = profile_dir(year, profile)
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if (p / "manifest.json").exists() and not p.name.startswith(".")]
+    return sorted(found, key=lambda p: _patch_number(p.name))
+
+
+def newest(profile: str, year: str) -> tuple[dict[str, Any], Path] | None:
+    """The newest published master of ``profile`` for ``year`` (the reference): its manifest and folder."""
+    versions = published(year, profile)
+    if not versions:
+        return None
+    return json.loads((versions[-1] / "manifest.json").read_text()), versions[-1]
+
+
+def newest_manifest(profile: str, year: str) -> dict[str, Any] | None:
+    found = newest(profile, year)
+    return found[0] if found else None
+
+
+def next_patch_version(spec: MasterSpec) -> str:
+    """The next ``.N`` after the spec's version and every published one."""
+    numbers = [_patch_number(spec.version), *(_patch_number(p.name) for p in published(spec.year, spec.profile))]
+    return f"{spec.year}.{max(numbers) + 1}"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_sums(staging: Path, produced: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """sha256 and size of each artefact (name -> file in ``staging``), listed in ``staging/SHA256SUMS``."""
+    artefacts = {
+        name: {"sha256": sha256_file(staging / f), "bytes": (staging / f).stat().st_size}
+        for name, f in sorted(produced.items())
+    }
+    (staging / "SHA256SUMS").write_text("".join(f"{a['sha256']}  {n}\n" for n, a in artefacts.items()))
+    return artefacts
+
+
+def publish(staging: Path, final: Path, manifest: dict[str, Any]) -> Path:
+    """Write the manifest, then swap the staging directory in: a reader sees the old or the new master."""
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    old = final.with_name(f".{final.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    staging.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def verify_artefacts(folder: Path) -> list[str]:
+    """Check that every artefact listed in the manifest exists with its sha256; returns problems."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    problems = []
+    for name, art in manifest["artefacts"].items():
+        path = folder / name
+        if not path.exists():
+            problems.append(f"{name}: missing")
+        elif sha256_file(path) != art["sha256"]:
+            problems.append(f"{name}: sha256 mismatch")
+    return problems
