@@ -35,9 +35,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from socle import masters  # noqa: E402
 from socle.core.errors import SocleError  # noqa: E402
 from socle.core.yamlio import dumps  # noqa: E402
+from socle.registry import specs  # noqa: E402
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> float:
@@ -74,8 +74,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work folder (the rebuilt master is in dist/)")
     args = parser.parse_args()
     try:  # a bad profile is said before anything is created
-        year = masters.resolve_year(None)
-        rootfs = masters.load_spec(args.profile, year).rootfs()
+        year = specs.resolve_year(None)
+        rootfs = specs.load_spec(args.profile, year).rootfs()
     except SocleError as exc:
         sys.exit(f"error: {exc}")
     work = Path(tempfile.mkdtemp(prefix="socle-bench-"))

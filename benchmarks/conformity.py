@@ -27,7 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-from socle import inventory_tools, masters  # noqa: E402
+from socle.inventory import generator  # noqa: E402
+from socle.inventory import model as inv_model  # noqa: E402
+from socle.registry import specs, store  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -46,22 +48,22 @@ def timed(*cmd: str, env: dict[str, str] | None = None, check: bool = True) -> f
 
 
 def reference() -> dict:
-    year = masters.resolve_year(None)
-    manifests = sorted((masters.dist_dir() / "masters" / year / "ci").glob("*/manifest.json"))
+    year = specs.resolve_year(None)
+    manifests = sorted((store.profile_dir(year, "ci")).glob("*/manifest.json"))
     if not manifests:
         sh(str(BIN / "invoke"), "build-master", "--profile", "ci")
-        manifests = sorted((masters.dist_dir() / "masters" / year / "ci").glob("*/manifest.json"))
+        manifests = sorted((store.profile_dir(year, "ci")).glob("*/manifest.json"))
     return max((json.loads(p.read_text()) for p in manifests), key=lambda m: int(m["version"].rsplit(".", 1)[1]))
 
 
 def fleet(region: Path, n: int, image: str) -> list[str]:
-    inventory_tools.generate(region, etabs=1, postes=n, seed=3)
+    generator.generate(region, etabs=1, postes=n, seed=3)
     path = next((region / "etablissements").glob("*.yaml"))
     school = yaml.safe_load(path.read_text())
     for salle in school["salles"]:
         salle["profile"] = "ci"
     school["serveurs"] = []  # postes only: the figures compare with ping/testinfra on the same containers
-    path.write_text(inventory_tools.render(school))
+    path.write_text(inv_model.render(school))
     (region / "group_vars").mkdir(exist_ok=True)
     (region / "group_vars" / "all.yml").write_text(
         "ansible_connection: podman_pipe\nansible_python_interpreter: /usr/bin/python3\n"

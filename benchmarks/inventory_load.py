@@ -30,7 +30,8 @@ from ansible.inventory.manager import InventoryManager  # noqa: E402
 from ansible.parsing.dataloader import DataLoader  # noqa: E402
 from ansible.plugins.loader import init_plugin_loader  # noqa: E402
 
-from socle import inventory, inventory_tools  # noqa: E402
+from socle.inventory import generator  # noqa: E402
+from socle.inventory import model as inv_model  # noqa: E402
 
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
@@ -42,23 +43,23 @@ def static_inventory(region: Path, out: Path) -> None:
     def grp(name: str) -> dict:
         return groups.setdefault(name, {"hosts": {}, "children": {}, "vars": {}})
 
-    for s in inventory.fast_load(region):
-        etab = inventory.group_name("etab", s["uai"])
+    for s in inv_model.fast_load(region):
+        etab = inv_model.group_name("etab", s["uai"])
         g = grp(etab)
         g["vars"].update(socle_uai=s["uai"], socle_etab_name=s["name"], socle_zone=s["zone"], socle_wave=str(s["wave"]))
         for parent in (("academie", s["academie"]), ("type", s["type"]), ("zone", s["zone"]), ("wave", s["wave"])):
-            grp(inventory.group_name(*parent))["children"][etab] = None
+            grp(inv_model.group_name(*parent))["children"][etab] = None
         for srv in s["serveurs"]:
             groups["serveurs"]["hosts"][srv["hostname"]] = {"socle_role": srv["role"], "ansible_host": srv["ip"]}
         for salle in s["salles"]:
-            sg = inventory.group_name("salle", s["uai"], salle["id"])
+            sg = inv_model.group_name("salle", s["uai"], salle["id"])
             grp(sg)["vars"].update(socle_salle=salle["id"], socle_disciplines=salle["disciplines"],
                                    socle_profile=salle["profile"])  # fmt: skip
             g["children"][sg] = None
             groups["postes"]["children"][sg] = None
-            grp(inventory.group_name("profile", salle["profile"]))["children"][sg] = None
+            grp(inv_model.group_name("profile", salle["profile"]))["children"][sg] = None
             for d in salle["disciplines"]:
-                grp(inventory.group_name("discipline", d))["children"][sg] = None
+                grp(inv_model.group_name("discipline", d))["children"][sg] = None
             for p in salle["postes"]:
                 grp(sg)["hosts"][p["hostname"]] = {"socle_mac": p["mac"]}
     with out.open("w") as fh:
@@ -87,7 +88,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="socle-inv-") as tmp:
         region = Path(tmp) / "region"
         t0 = time.perf_counter()
-        n = inventory_tools.generate(region, etabs=args.etabs, postes=args.postes, seed=2026)
+        n = generator.generate(region, etabs=args.etabs, postes=args.postes, seed=2026)
         gen = time.perf_counter() - t0
         static = Path(tmp) / "static.yml"
         static_inventory(region, static)

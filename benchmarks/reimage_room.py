@@ -30,7 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-from socle import conformity, inventory_tools, masters  # noqa: E402
+from socle.inventory import generator  # noqa: E402
+from socle.inventory import model as inv_model  # noqa: E402
+from socle.registry import specs, store  # noqa: E402
 
 BIN = Path(sys.executable).parent
 NETWORK = "socle-reimage-bench"
@@ -46,11 +48,11 @@ def sh(*cmd: str, env: dict[str, str] | None = None, check: bool = True) -> subp
 
 def newest(profile: str) -> Path:
     """Folder of the newest master of ``profile`` in the dist, built first if there is none."""
-    year = masters.resolve_year(None)
-    if conformity.reference_manifest(profile, year) is None:
+    year = specs.resolve_year(None)
+    if store.newest_manifest(profile, year) is None:
         sh(str(BIN / "invoke"), "build-master", "--profile", profile)
-    manifest = conformity.reference_manifest(profile, year)
-    return masters.dist_dir() / "masters" / year / profile / manifest["version"]
+    manifest = store.newest_manifest(profile, year)
+    return store.master_dir(year, profile, manifest["version"])
 
 
 def changed_bytes(old: Path, new: Path, tmp: Path) -> int:
@@ -80,7 +82,7 @@ def cleanup(postes: list[str]) -> None:
 def room(n: int, rate_mbit: int, tmp: Path) -> tuple[Path, list[str], str]:
     postes = [f"bench-rp{i:02d}" for i in range(1, n + 1)]
     cleanup(postes)
-    year = masters.resolve_year(None)
+    year = specs.resolve_year(None)
     sh("podman", "network", "create", NETWORK)
     sh("podman", "run", "-d", "--name", SERVEUR, "--network", NETWORK, f"localhost/socle/ci-serveur:{year}.0")
     for name in postes:
@@ -92,13 +94,13 @@ def room(n: int, rate_mbit: int, tmp: Path) -> tuple[Path, list[str], str]:
     address = sh("podman", "inspect", "-f", f'{{{{(index .NetworkSettings.Networks "{NETWORK}").IPAddress}}}}',
                  SERVEUR).stdout.strip()  # fmt: skip
     region = tmp / f"region-{n}"
-    inventory_tools.generate(region, etabs=1, postes=n, seed=9)
+    generator.generate(region, etabs=1, postes=n, seed=9)
     path = next((region / "etablissements").glob("*.yaml"))
     school = yaml.safe_load(path.read_text())
     school["serveurs"] = [{"hostname": SERVEUR, "role": "serveur", "ip": address}]
     school["salles"] = [{"id": "BENCH", "usage": "salle informatique", "disciplines": ["nsi-snt"], "profile": "ci",
                          "postes": [{"hostname": h, "ip": "dhcp"} for h in postes]}]  # fmt: skip
-    path.write_text(inventory_tools.render(school))
+    path.write_text(inv_model.render(school))
     (region / "group_vars").mkdir()
     # pace udp-sender just under the link so that tbf does not drop (and retransmit) its packets
     (region / "group_vars" / "all.yml").write_text(
@@ -132,7 +134,7 @@ def main() -> None:
     args = parser.parse_args()
     scratch_dist = tempfile.mkdtemp(prefix="socle-reimage-bench-dist-")
     specs = Path(tempfile.mkdtemp(prefix="socle-reimage-bench-masters-"))
-    year = masters.resolve_year(None)
+    year = specs.resolve_year(None)
     (specs / year).mkdir()
     for name in ("ci.yaml", "ci-serveur.yaml", "rollout.yml"):
         (specs / year / name).write_bytes((ROOT / "masters" / year / name).read_bytes())

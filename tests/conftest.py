@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from socle import ROOT
+from socle.core.paths import ROOT
 
 
 @pytest.fixture

@@ -14,9 +14,10 @@ import json
 
 import pytest
 
-from socle import conformity, masters
+from socle.conformity import evaluate, expected
+from socle.registry import specs, store
 
-HARDENING = conformity.hardening_expectations()
+HARDENING = expected.hardening_expectations()
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def identity(host):
 
 
 def test_runs_the_current_master(identity):
-    manifest = conformity.reference_manifest(identity["profile"], masters.resolve_year(None))
+    manifest = store.newest_manifest(identity["profile"], specs.resolve_year(None))
     if manifest is None:
         pytest.skip(f"no published {identity['profile']} master in this dist/ to compare with")
     assert identity["version"] == manifest["version"], "the poste must be reimaged with the current master"
@@ -44,7 +45,7 @@ def test_sshd_setting(host, key, value):
     if not host.package("openssh-server").is_installed:
         pytest.skip("no SSH server")
     got = host.check_output(f"/usr/sbin/sshd -T | grep -i '^{key.lower()} '").split(" ", 1)[1].lower()
-    want = conformity.SSHD_ALIASES.get(str(value).lower(), str(value).lower())
+    want = evaluate.SSHD_ALIASES.get(str(value).lower(), str(value).lower())
     assert got == want
 
 
@@ -64,4 +65,4 @@ def test_time_sync_enabled(host):
 
 def test_enough_free_disk(host):
     total, free = map(int, host.check_output("df -Pm / | awk 'NR==2 {print $2, $4}'").split())
-    assert 100 * free / total >= conformity.MIN_FREE_DISK_PERCENT
+    assert 100 * free / total >= evaluate.MIN_FREE_DISK_PERCENT

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from socle import ROOT, masters
+from socle.core.paths import ROOT
+from socle.registry import store
 from tests.integration.conftest import build_ci
 
 pytestmark = [pytest.mark.heavy, pytest.mark.integration]
@@ -49,7 +50,7 @@ def poste_linux(tmp_path_factory) -> Path:
 
 def test_the_desktop_master_is_complete_and_verified(poste_linux):
     manifest = json.loads((poste_linux / "manifest.json").read_text())
-    assert masters.verify_artefacts(poste_linux) == []
+    assert store.verify_artefacts(poste_linux) == []
     assert {"rootfs.squashfs", "vmlinuz", "initrd.img", "rootfs.caibx", "sbom.cdx.json"} <= set(manifest["artefacts"])
     assert manifest["verification"]["testinfra"]["passed"] is True
     assert manifest["verification"]["lynis"]["hardening_index"] >= 55

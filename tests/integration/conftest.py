@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from socle import ROOT
+from socle.core.paths import ROOT
 from tests.conftest import run_invoke
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from socle import masters
+from socle.registry import store
 from tests.integration.conftest import CiMaster, build_ci
 
 pytestmark = pytest.mark.integration
@@ -39,7 +39,7 @@ def stable(manifest: dict) -> dict:
 
 def test_artefacts_exist_and_match_the_manifest(first, masters_dir):
     manifest = json.loads((first / "manifest.json").read_text())
-    assert masters.verify_artefacts(first) == []
+    assert store.verify_artefacts(first) == []
     assert {"rootfs.squashfs", "sbom.cdx.json"} <= set(manifest["artefacts"])
     assert manifest["verification"]["testinfra"]["passed"] is True
     assert manifest["catalogue"]["entries"] == [
@@ -64,7 +64,7 @@ def test_a_corrupted_artefact_is_detected(first, tmp_path):
     with (copy / "rootfs.squashfs").open("r+b") as fh:
         fh.seek(4096)
         fh.write(b"\0" * 16)
-    assert masters.verify_artefacts(copy) == ["rootfs.squashfs: sha256 mismatch"]
+    assert store.verify_artefacts(copy) == ["rootfs.squashfs: sha256 mismatch"]
 
 
 def test_rebuild_from_the_lock_is_reproducible(first, masters_dir, tmp_path):

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from socle import ROOT, inventory_tools
+from socle.core.paths import ROOT
+from socle.inventory import generator
+from socle.inventory import model as inv_model
 from tests.conftest import run_invoke
 from tests.integration.conftest import CiMaster, wait_booted
 
@@ -32,7 +34,7 @@ def fleet(ci_master: CiMaster, tmp_path_factory):
     manifests = sorted(ci_master.dist.glob("masters/2026-2027/ci/*/manifest.json"))
     reference = max((json.loads(p.read_text()) for p in manifests), key=lambda m: int(m["version"].rsplit(".", 1)[1]))
     region = tmp_path_factory.mktemp("region")
-    inventory_tools.generate(region, etabs=1, postes=6, seed=7)
+    generator.generate(region, etabs=1, postes=6, seed=7)
     path = region / "etablissements" / f"{UAI}.yaml"
     school = yaml.safe_load(path.read_text())
     postes = [p for s in school["salles"] for p in s["postes"]]
@@ -47,7 +49,7 @@ def fleet(ci_master: CiMaster, tmp_path_factory):
         {"id": "S101", "usage": "salle de sciences", "disciplines": ["svt"], "profile": "ci", "postes": postes[3:]},
     ]
     school["serveurs"] = []  # postes only here; serveurs are checked in test_patching.py
-    path.write_text(inventory_tools.render(school))
+    path.write_text(inv_model.render(school))
     (region / "group_vars").mkdir()
     (region / "group_vars" / "all.yml").write_text(
         "ansible_connection: podman_pipe\nansible_python_interpreter: /usr/bin/python3\n"

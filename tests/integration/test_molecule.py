@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from socle import ROOT
+from socle.core.paths import ROOT
 
 pytestmark = pytest.mark.integration
 

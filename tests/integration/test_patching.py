@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from socle import inventory_tools
+from socle.inventory import generator
+from socle.inventory import model as inv_model
 from tests.conftest import run_invoke
 from tests.integration.conftest import CiMaster, wait_booted
 
@@ -148,14 +149,14 @@ def serveurs(ci_master: CiMaster, tmp_path_factory):
     # the second serveur still uses the configuration syntax that 1.1 removes
     podman("exec", SERVEURS[1], "touch", "/etc/socle-sonde/ancien.conf")
     region = tmp / "region"
-    inventory_tools.generate(region, etabs=2, postes=2, seed=11)
+    generator.generate(region, etabs=2, postes=2, seed=11)
     schools = sorted((region / "etablissements").glob("*.yaml"))
     for path, hosts in zip(schools, (SERVEURS[:2], SERVEURS[2:]), strict=True):
         school = yaml.safe_load(path.read_text())
         school["wave"] = "pilot"
         school["salles"] = []  # serveurs only here; postes take patch releases by reimage (test_reimage.py)
         school["serveurs"] = [{"hostname": h, "role": "serveur", "ip": "dhcp"} for h in hosts]
-        path.write_text(inventory_tools.render(school))
+        path.write_text(inv_model.render(school))
     (region / "group_vars").mkdir()
     (region / "group_vars" / "all.yml").write_text(
         "ansible_connection: podman_pipe\nansible_python_interpreter: /usr/bin/python3\n"

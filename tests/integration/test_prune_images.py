@@ -8,7 +8,8 @@ import uuid
 
 import pytest
 
-from socle import images, masters
+from socle.build import rootfs
+from socle.build.linux import capture
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +23,7 @@ def four_masters():
     """Four distinct images of a throw-away profile, v1 (oldest, also ``latest``) to v4."""
     profile = f"prune-{uuid.uuid4().hex[:8]}"
     box = f"socle-{profile}"
-    podman("create", "--name", box, images.test_image(), "true")
+    podman("create", "--name", box, rootfs.test_image(), "true")
     ids = {}
     try:
         for n in range(1, 5):
@@ -41,8 +42,8 @@ def four_masters():
 
 def test_older_images_are_dropped_but_latest_stays(four_masters):
     profile, ids = four_masters
-    assert masters.prune_images(profile, keep=2) == ["v2"]
-    assert not images.image_exists(ids[2]), "the untagged image is deleted"
+    assert capture.prune_images(profile, keep=2) == ["v2"]
+    assert not rootfs.image_exists(ids[2]), "the untagged image is deleted"
     for n, tag in ((1, "latest"), (3, "v3"), (4, "v4")):
         assert podman("image", "inspect", "--format", "{{.Id}}", f"localhost/socle/{profile}:{tag}") == ids[n]
-    assert masters.prune_images(profile, keep=2) == [], "idempotent"
+    assert capture.prune_images(profile, keep=2) == [], "idempotent"

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from socle import inventory_tools
+from socle.inventory import generator
+from socle.inventory import model as inv_model
 from tests.conftest import run_invoke
 from tests.integration.conftest import CiMaster, build_ci, newest_master, wait_booted
 
@@ -58,7 +59,7 @@ def room(ci_master: CiMaster, tmp_path_factory):
     address = podman("inspect", "-f", f"{{{{(index .NetworkSettings.Networks \"{NETWORK}\").IPAddress}}}}",
                      SERVEUR).stdout.strip()  # fmt: skip
     region = tmp_path_factory.mktemp("reimage-region")
-    inventory_tools.generate(region, etabs=1, postes=len(POSTES), seed=5)
+    generator.generate(region, etabs=1, postes=len(POSTES), seed=5)
     path = next((region / "etablissements").glob("*.yaml"))
     school = yaml.safe_load(path.read_text())
     macs = [p["mac"] for s in school["salles"] for p in s["postes"]]
@@ -66,7 +67,7 @@ def room(ci_master: CiMaster, tmp_path_factory):
     school["salles"] = [{"id": SALLE, "usage": "salle informatique", "disciplines": ["nsi-snt"], "profile": "ci",
                          "postes": [{"hostname": h, "mac": m, "ip": "dhcp"} for h, m in zip(POSTES, macs,
                                                                                             strict=True)]}]  # fmt: skip
-    path.write_text(inventory_tools.render(school))
+    path.write_text(inv_model.render(school))
     (region / "group_vars").mkdir()
     (region / "group_vars" / "all.yml").write_text(
         "ansible_connection: podman_pipe\nansible_python_interpreter: /usr/bin/python3\n"

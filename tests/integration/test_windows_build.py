@@ -1,7 +1,7 @@
 """The Windows build pipeline with real tools, short of Windows itself (no Windows media here).
 
 - capture: a GPT disk (qcow2) laid out as Windows Setup does, its data partition a real NTFS
-  volume, goes through ``socle.windows.capture`` (qemu-img, wimlib) and comes back file for file;
+  volume, goes through ``socle.build.windows.capture`` (qemu-img, wimlib) and comes back file for file;
 - the build VM: QEMU with UEFI firmware and a TPM 2.0 (swtpm) boots from the answer ISO on the
   restricted network; without Windows, WinRM never answers: the wait ends with a clear message,
   the VM is stopped, nothing is published and no build secret is left behind.
@@ -18,8 +18,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from socle import masters, windows
+from socle.build.windows import capture as wcapture
+from socle.build.windows import inputs, media
 from socle.core.errors import StepFailed
+from socle.registry import specs
 from tests.conftest import run_invoke
 
 TOOLS = ("qemu-img", "qemu-system-x86_64", "swtpm", "xorriso", "wimcapture", "mkntfs", "sfdisk")
@@ -62,7 +64,7 @@ def test_capture_round_trips_the_windows_volume(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     wim = tmp_path / "install.wim"
-    info = windows.capture(_ntfs_disk(tmp_path, tree), work, wim, name="socle test", description="capture test")
+    info = wcapture.capture(_ntfs_disk(tmp_path, tree), work, wim, name="socle test", description="capture test")
     assert info["files"] == 2 and info["bytes"] == 8 + 102400 and info["partition"]["number"] == 3
     assert not (work / "windows-volume.raw").exists()  # the raw volume is not kept
     out = tmp_path / "applied"
@@ -75,19 +77,19 @@ def test_a_disk_windows_did_not_install_on_is_a_clear_failure(tmp_path):
     disk = tmp_path / "empty.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "1G"], check=True)
     with pytest.raises(StepFailed, match="no GPT partition table"):
-        windows.capture(disk, tmp_path, tmp_path / "x.wim", name="x", description="x")
+        wcapture.capture(disk, tmp_path, tmp_path / "x.wim", name="x", description="x")
     assert not (tmp_path / "x.wim").exists()
 
 
 def test_build_vm_boots_and_the_wait_for_winrm_ends_clearly(tmp_path):
-    spec = masters.load_spec("poste-windows", "2026-2027")
-    ca, pfx, password = windows.build_pki(tmp_path)
-    answers = windows.answer_media(spec, tmp_path, build_password="x", pfx=pfx, pfx_password=password)
-    vm = windows.VmSettings(accel="tcg", secure_boot=False, memory_mb=1024, disk_gb=1)
-    build = windows.start_vm(vm, tmp_path, isos=[answers])
+    spec = specs.load_spec("poste-windows", "2026-2027")
+    ca, pfx, password = media.build_pki(tmp_path)
+    answers = media.answer_media(spec, tmp_path, build_password="x", pfx=pfx, pfx_password=password)
+    vm = inputs.VmSettings(accel="tcg", secure_boot=False, memory_mb=1024, disk_gb=1)
+    build = vm.start_vm(vm, tmp_path, isos=[answers])
     try:
         with pytest.raises(StepFailed, match="did not open WinRM over HTTPS within") as exc:
-            windows.wait_for_winrm(build, ca, timeout_s=8, poll_s=2)
+            vm.wait_for_winrm(build, ca, timeout_s=8, poll_s=2)
         assert build.alive()  # the VM was running the whole time: firmware up, no Windows to answer
         assert "qemu.log" in exc.value.hint
     finally:
@@ -99,7 +101,7 @@ def test_build_vm_boots_and_the_wait_for_winrm_ends_clearly(tmp_path):
 
 
 def test_build_master_without_windows_in_the_iso_fails_clearly_and_publishes_nothing(tmp_path):
-    spec = yaml.safe_load((masters.MASTERS_DIR / "2026-2027" / "poste-windows.yaml").read_text())
+    spec = yaml.safe_load((specs.MASTERS_DIR / "2026-2027" / "poste-windows.yaml").read_text())
     iso = tmp_path / "not-windows.iso"
     subprocess.run(["xorriso", "-as", "mkisofs", "-quiet", "-V", "NOT_WINDOWS", "-o", str(iso), str(tmp_path)],
                    check=True)  # fmt: skip

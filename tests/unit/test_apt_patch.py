@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 
-from socle import ROOT, conformity
+from socle.conformity import evaluate
+from socle.conformity import model as cmodel
+from socle.core.paths import ROOT
 
 _spec = importlib.util.spec_from_file_location("socle_apt_patch", ROOT / "plugins" / "modules" / "socle_apt_patch.py")
 mod = importlib.util.module_from_spec(_spec)
@@ -53,7 +55,7 @@ def test_patch_latency_is_the_median_of_recent_installations():
         {"available_since": None, "installed_at": "2026-11-20T06:00:00Z"},  # unknown: ignored
         {"available_since": "2026-01-01T00:00:00Z", "installed_at": "2026-01-30T00:00:00Z"},  # too old
     ]
-    assert conformity.patch_latency(history, dt.date(2026, 11, 25)) == 24.0
-    assert conformity.patch_latency([], dt.date(2026, 11, 25)) is None
-    kpi = conformity._latency_summary([6.0, 24.0, 60.0])
+    assert evaluate.patch_latency(history, dt.date(2026, 11, 25)) == 24.0
+    assert evaluate.patch_latency([], dt.date(2026, 11, 25)) is None
+    kpi = cmodel._latency_summary([6.0, 24.0, 60.0])
     assert kpi == {"hosts": 3, "median": 24.0, "p90": 60.0, "max": 60.0}

@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from socle import catalogue
+from socle.catalogue import checks, selection
+from socle.catalogue.checks import cat005_pinning as pinning
+from socle.catalogue.checks.base import Context
+from socle.catalogue.checks.cat012_waivers import Waivers
+from socle.catalogue.model import load_catalogue
+from socle.cli.catalogue import CHECKS_DOC
+from socle.core import debian, paths
 from socle.core.findings import errors
 from socle.core.yamlio import dumps
 
@@ -27,14 +33,14 @@ def edit(root: Path, rel: str, change) -> Path:
 
 
 def found(root: Path, check: str) -> list:
-    return [f for f in errors(catalogue.check(root, today=TODAY)) if f.check == check]
+    return [f for f in errors(checks.check(root, today=TODAY)) if f.check == check]
 
 
 def test_real_catalogue_passes():
-    findings = catalogue.check(today=TODAY)
+    findings = checks.check(today=TODAY)
     assert errors(findings) == []
-    assert len(list((catalogue.CATALOGUE_DIR / "software").glob("*.yaml"))) >= 60
-    assert len(list((catalogue.CATALOGUE_DIR / "disciplines").glob("*.yaml"))) >= 13
+    assert len(list((paths.CATALOGUE_DIR / "software").glob("*.yaml"))) >= 60
+    assert len(list((paths.CATALOGUE_DIR / "disciplines").glob("*.yaml"))) >= 13
 
 
 def test_cat001_unknown_key_and_missing_key(catalogue_copy):
@@ -142,7 +148,7 @@ def test_cat005_empty_file_hash(catalogue_copy):
     def change(d):
         d["platforms"]["windows"] = {
             "source": "exe-url",
-            "installer": {"url": "https://example.org/x.exe", "sha256": catalogue.EMPTY_SHA256, "type": "exe-nsis"},
+            "installer": {"url": "https://example.org/x.exe", "sha256": pinning.EMPTY_SHA256, "type": "exe-nsis"},
             "detect": {"display_name": "X"},
             "disk_mb": 1,
         }
@@ -257,19 +263,35 @@ def test_broken_file_is_a_finding_not_a_traceback(catalogue_copy):
 
 
 def test_selection_for_masters():
-    pkgs = catalogue.linux_packages(year="2026-2027", disciplines=["nsi-snt"])
+    pkgs = selection.linux_packages(year="2026-2027", disciplines=["nsi-snt"])
     names = {p["package"] for p in pkgs}
     assert {"thonny", "sqlite3", "firefox-esr", "libreoffice-calc"} <= names  # nsi + commun
     assert "gimp" not in names
-    everything = catalogue.linux_packages(year="2026-2027", disciplines=["*"])
+    everything = selection.linux_packages(year="2026-2027", disciplines=["*"])
     assert len(everything) > len(pkgs)
 
 
 def test_cat013_advisories_are_warnings_not_errors(catalogue_copy):
     edit(catalogue_copy, "software/gimp.yaml", lambda d: d.update(ui_languages=["en"], version="2.10.0"))
-    found_all = [f for f in catalogue.check(catalogue_copy, today=TODAY) if f.check == "CAT013"]
+    found_all = [f for f in checks.check(catalogue_copy, today=TODAY) if f.check == "CAT013"]
     gimp = [f for f in found_all if f.file.endswith("gimp.yaml")]
     assert any(f.severity == "warning" and "no French user interface" in f.message for f in gimp)
-    if catalogue.debian.load("trixie") is not None:
+    if debian.load("trixie") is not None:
         assert any(f.severity == "warning" and "Debian trixie ships" in f.message for f in gimp)
     assert not [f for f in found_all if f.severity == "error"]
+
+
+def test_each_check_is_one_file_named_by_its_id_and_the_reference_is_generated_from_them():
+    ids = [c.id for c in checks.ALL]
+    assert len(ids) == len(set(ids)) == 13 and ids[-1] == "CAT012"  # waivers last: they see every use
+    for check_class in checks.ALL:
+        module = check_class.__module__.rsplit(".", 1)[1]
+        assert module.startswith(check_class.id.lower() + "_"), module
+        assert check_class.__doc__ and check_class.summary and check_class.severities
+    assert CHECKS_DOC.read_text() == checks.reference(), "docs/catalogue-checks.md is stale: run invoke catalogue.docs"
+
+
+def test_a_check_cannot_report_a_severity_it_does_not_declare():
+    cat = load_catalogue()
+    with pytest.raises(ValueError, match="CAT012 declares"):
+        Waivers(Context(cat, dt.date(2026, 11, 30))).report_at("x", 1, message="m", fix="f", severity="note")

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from socle import ROOT, catalogue_pr
+from socle.catalogue import diff, request
 from socle.core.errors import SocleError
+from socle.core.paths import ROOT
 from socle.core.yamlio import dumps
 
 from .test_catalogue_checks import edit
@@ -31,8 +32,8 @@ def repo(tmp_path: Path) -> Path:
 
 
 ROOMS = [
-    catalogue_pr.Room("0671234C", "Lycée A", "S101", ["svt"], "poste-linux", 24),
-    catalogue_pr.Room("0671234C", "Lycée A", "INFO1", ["nsi-snt"], "poste-linux", 30),
+    diff.Room("0671234C", "Lycée A", "S101", ["svt"], "poste-linux", 24),
+    diff.Room("0671234C", "Lycée A", "INFO1", ["nsi-snt"], "poste-linux", 30),
 ]
 
 
@@ -48,7 +49,7 @@ def test_diff_reports_cards_rows_masters_rooms_and_seats(repo):
     edit(cat, "disciplines/svt.yaml", lambda d: d["choices"][0].update(software="pymol"))
     edit(cat, "software/thonny.yaml", lambda d: d.update(summary_fr="Environnement Python pour débuter"))
     edit(cat, "disciplines/ses.yaml", lambda d: d["choices"].pop())
-    report = catalogue_pr.diff("HEAD", repo=repo, year="2026-2027", rooms=ROOMS)
+    report = diff.diff("HEAD", repo=repo, year="2026-2027", rooms=ROOMS)
     assert "- **added** `pymol` — PyMOL" in report
     assert "- **changed** `thonny`: summary_fr" in report
     assert "- **changed** svt / macromolecules `jmol` → `pymol`" in report
@@ -57,16 +58,16 @@ def test_diff_reports_cards_rows_masters_rooms_and_seats(repo):
     assert "| 0671234C Lycée A | S101 | 24 | pymol | jmol |" in report
     assert "| pymol | 10 | 24 | **not enough seats** |" in report
     assert "+500" in report
-    assert report == catalogue_pr.diff("HEAD", repo=repo, year="2026-2027", rooms=ROOMS)  # deterministic
+    assert report == diff.diff("HEAD", repo=repo, year="2026-2027", rooms=ROOMS)  # deterministic
 
 
 def test_diff_unknown_revision_is_a_clear_error(repo):
     with pytest.raises(SocleError, match="unknown git revision 'nope'"):
-        catalogue_pr.diff("nope", repo=repo, year="2026-2027", rooms=[])
+        diff.diff("nope", repo=repo, year="2026-2027", rooms=[])
 
 
 def test_request_writes_a_valid_card_and_row(catalogue_copy):
-    written = catalogue_pr.request(
+    written = request.request(
         {
             "software": "kstars",
             "discipline": "svt",
@@ -94,7 +95,7 @@ def test_request_writes_a_valid_card_and_row(catalogue_copy):
 def test_request_with_a_bad_uai_writes_nothing(catalogue_copy):
     before = sorted(p.read_text() for p in catalogue_copy.rglob("*.yaml"))
     with pytest.raises(SocleError, match="expected '0671234C'"):
-        catalogue_pr.request(
+        request.request(
             {"software": "geogebra", "discipline": "svt", "function": "analyse-images", "requester": "X Y",
              "uai": "0671234A", "rationale": "Une raison suffisante"},
             root=catalogue_copy,
@@ -104,7 +105,7 @@ def test_request_with_a_bad_uai_writes_nothing(catalogue_copy):
 
 def test_request_breaking_single_choice_writes_nothing(catalogue_copy):
     with pytest.raises(SocleError, match="nothing was written"):
-        catalogue_pr.request(
+        request.request(
             {"software": "xcas", "discipline": "mathematiques", "function": "geometrie-dynamique",
              "requester": "Thomas Weber", "uai": "0681565G", "rationale": "Une autre géométrie dynamique",
              "year": "2026-2027"},
@@ -116,4 +117,4 @@ def test_request_breaking_single_choice_writes_nothing(catalogue_copy):
 
 def test_request_without_terminal_lists_missing_options(catalogue_copy):
     with pytest.raises(SocleError, match="missing: discipline"):
-        catalogue_pr.request({"software": "geogebra"}, root=catalogue_copy)
+        request.request({"software": "geogebra"}, root=catalogue_copy)

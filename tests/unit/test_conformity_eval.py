@@ -9,10 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from socle import conformity
+from socle.catalogue import model as catmodel
+from socle.conformity import evaluate as ev
+from socle.conformity import expected, history, nightly, report
+from socle.conformity import model as cmodel
+from socle.core import errors
 
 RAW = json.loads((Path(__file__).parent.parent / "data" / "snapshot-ci-clean.json").read_text())
-TARGET = conformity.Target("0671000y-s101-03", "0671000Y", "Lycée (fictif)", "S101", "ci", ["nsi-snt"])
+TARGET = cmodel.Target("0671000y-s101-03", "0671000Y", "Lycée (fictif)", "S101", "ci", ["nsi-snt"])
 MANIFEST = {
     "version": "2026-2027.0",
     "packages": {n: {"version": v} for n, v in RAW["snapshot"]["packages"].items()},
@@ -22,12 +26,12 @@ EXPECTED = {"sqlite3": "sqlite3"}
 
 
 def evaluate(raw, manifest=MANIFEST, target=TARGET):
-    return conformity.evaluate(
+    return ev.evaluate(
         target,
         raw,
         manifest=manifest,
         expected_software=EXPECTED,
-        hardening=conformity.hardening_expectations(),
+        hardening=expected.hardening_expectations(),
         today=dt.date(2026, 11, 24),
     )
 
@@ -83,7 +87,7 @@ def test_missing_reference_master_is_reported():
 
 def test_summary_rates_per_school_and_room():
     results = [evaluate(RAW), evaluate(changed(lambda s: s["disk"].update(free_mb=1))), evaluate(None)]
-    summary = conformity.summarize(results, when="2026-11-24T02:00:00Z", target="0671000Y", duration=1.0)
+    summary = cmodel.summarize(results, when="2026-11-24T02:00:00Z", target="0671000Y", duration=1.0)
     assert summary["conformity_percent"] == 33.3
     assert summary["per_salle"]["0671000Y/S101"]["drift"] == 1
     assert summary["top_drifts"] == [("health: disk", 1)]
@@ -91,52 +95,51 @@ def test_summary_rates_per_school_and_room():
 
 def test_history_records_runs_and_last_conformant(tmp_path):
     results = [evaluate(RAW)]
-    summary = conformity.summarize(results, when="2026-11-23T02:00:00Z", target="x", duration=1.0)
-    conformity.record(tmp_path / "h.sqlite", summary, results)
+    summary = cmodel.summarize(results, when="2026-11-23T02:00:00Z", target="x", duration=1.0)
+    history.record(tmp_path / "h.sqlite", summary, results)
     bad = [evaluate(changed(lambda s: s["disk"].update(free_mb=1)))]
-    summary2 = conformity.summarize(bad, when="2026-11-24T02:00:00Z", target="x", duration=1.0)
-    history = conformity.record(tmp_path / "h.sqlite", summary2, bad)
-    assert [t["percent"] for t in history["trend"]] == [100.0, 0.0]
-    assert history["last_conformant"]["0671000y-s101-03"] == "2026-11-23T02:00:00Z"
+    summary2 = cmodel.summarize(bad, when="2026-11-24T02:00:00Z", target="x", duration=1.0)
+    recorded = history.record(tmp_path / "h.sqlite", summary2, bad)
+    assert [t["percent"] for t in recorded["trend"]] == [100.0, 0.0]
+    assert recorded["last_conformant"]["0671000y-s101-03"] == "2026-11-23T02:00:00Z"
 
 
 def test_pull_mode_aggregates_uploaded_reports(tmp_path):
-    from socle import reports
 
     uploads = tmp_path / "uploads"
     for uai, raw in (("0671000Y", RAW), ("0681001U", None)):
-        target = conformity.Target(f"{uai.lower()}-s101-01", uai, "x", "S101", "ci", ["nsi-snt"])
+        target = cmodel.Target(f"{uai.lower()}-s101-01", uai, "x", "S101", "ci", ["nsi-snt"])
         result = evaluate(raw, target=target)
-        summary = conformity.summarize([result], when="t", target=uai, duration=0.1)
-        reports.write(uploads / uai, summary, [result], {"trend": [], "last_conformant": {}})
-    region = conformity.aggregate(uploads, report=tmp_path / "region", db=tmp_path / "h.sqlite")
+        summary = cmodel.summarize([result], when="t", target=uai, duration=0.1)
+        report.write(uploads / uai, summary, [result], {"trend": [], "last_conformant": {}})
+    region = nightly.aggregate(uploads, report=tmp_path / "region", db=tmp_path / "h.sqlite")
     assert region["hosts"] == 2 and region["statuses"] == {"conformant": 1, "unreachable": 1}
     assert set(region["per_etablissement"]) == {"0671000Y", "0681001U"}
     assert (tmp_path / "region" / "report.html").exists()
 
 
 def test_history_database_error_is_clear(tmp_path):
-    summary = conformity.summarize([], when="t", target="x", duration=0.0)
-    with pytest.raises(conformity.SocleError, match="conformity history database error"):
-        conformity.record(f"sqlite:///{tmp_path}", summary, [])  # a directory is not a database
-    with pytest.raises(conformity.SocleError, match="cannot use the conformity history database"):
-        conformity.record("nosuchdriver://host/db", summary, [])
+    summary = cmodel.summarize([], when="t", target="x", duration=0.0)
+    with pytest.raises(errors.SocleError, match="conformity history database error"):
+        history.record(f"sqlite:///{tmp_path}", summary, [])  # a directory is not a database
+    with pytest.raises(errors.SocleError, match="cannot use the conformity history database"):
+        history.record("nosuchdriver://host/db", summary, [])
 
 
 # --- Windows ----------------------------------------------------------------------------------
 # A document shaped as plugins/modules/win_socle_facts.ps1 returns it (written from the collector's
 # code: there is no Windows host here to record one); evaluated by the same code as Linux.
 WIN_RAW = json.loads((Path(__file__).parent.parent / "data" / "snapshot-windows-clean.json").read_text())
-WIN_TARGET = conformity.Target("0681001u-lang-01", "0681001U", "Lycée (fictif)", "LANG", "poste-windows",
+WIN_TARGET = cmodel.Target("0681001u-lang-01", "0681001U", "Lycée (fictif)", "LANG", "poste-windows",
                                ["langues-vivantes"])  # fmt: skip
 WIN_EXPECTED = {"Mozilla Firefox ESR": "firefox-esr", "LibreOffice": "libreoffice"}
 WIN_MANIFEST = {"version": "2026-2027.0",
                 "packages": {n: {"version": v} for n, v in WIN_RAW["snapshot"]["packages"].items()}}  # fmt: skip
 
 
-def win_evaluate(raw, expected=WIN_EXPECTED):
-    return conformity.evaluate(WIN_TARGET, raw, manifest=WIN_MANIFEST, expected_software=expected,
-                               hardening=conformity.hardening_expectations(windows=True),
+def win_evaluate(raw, software=WIN_EXPECTED):
+    return ev.evaluate(WIN_TARGET, raw, manifest=WIN_MANIFEST, expected_software=software,
+                               hardening=expected.hardening_expectations(windows=True),
                                today=dt.date(2026, 11, 24))  # fmt: skip
 
 
@@ -160,19 +163,17 @@ def test_windows_drift_is_found_with_effective_values():
 
 
 def test_windows_network_logon_rule_is_checked_when_on():
-    rules = {**conformity.hardening_expectations(windows=True),
+    rules = {**expected.hardening_expectations(windows=True),
              "win_hardening_rule_deny_network_logon_local_accounts": True}  # fmt: skip
     raw = copy.deepcopy(WIN_RAW)
     raw["snapshot"]["hardening"]["deny_network_logon"] = ["S-1-5-32-546"]
-    result = conformity.evaluate(WIN_TARGET, raw, manifest=WIN_MANIFEST, expected_software=WIN_EXPECTED,
+    result = ev.evaluate(WIN_TARGET, raw, manifest=WIN_MANIFEST, expected_software=WIN_EXPECTED,
                                  hardening=rules, today=dt.date(2026, 11, 24))  # fmt: skip
     assert [d.check for d in result.drifts] == ["deny-network-logon"]
 
 
 def test_windows_rooms_expect_the_display_names_of_their_cards():
-    from socle import catalogue
-
-    cat = catalogue.load_catalogue()
-    expected = conformity._expected_software(cat, "2026-2027", WIN_TARGET, None)
-    assert expected.get("Mozilla Firefox ESR") == "firefox-esr"
-    assert all(isinstance(k, str) and k for k in expected)
+    cat = catmodel.load_catalogue()
+    wanted = expected.software(cat, "2026-2027", WIN_TARGET, None, windows=True)
+    assert wanted.get("Mozilla Firefox ESR") == "firefox-esr"
+    assert all(isinstance(k, str) and k for k in wanted)

@@ -12,8 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from socle import ROOT, inventory, inventory_tools
 from socle.core.errors import SocleError
+from socle.core.paths import ROOT
+from socle.inventory import checks as inv_checks
+from socle.inventory import generator, importer
+from socle.inventory import model as inv_model
 
 SAMPLE = ROOT / "inventories" / "grand-est"
 KLEBER = "0671000Y"
@@ -30,17 +33,17 @@ def mutate(region: Path, code: str, change) -> Path:
     path = region / "etablissements" / f"{code}.yaml"
     data = yaml.safe_load(path.read_text())
     change(data)
-    path.write_text(inventory_tools.render(data))
+    path.write_text(inv_model.render(data))
     return path
 
 
 def errors_of(region: Path, check: str) -> list:
-    return [f for f in inventory.check(region) if f.check == check and f.severity == "error"]
+    return [f for f in inv_checks.check(region) if f.check == check and f.severity == "error"]
 
 
 def test_samples_pass():
-    assert [f for f in inventory.check() if f.severity == "error"] == []
-    schools = inventory.fast_load(SAMPLE)
+    assert [f for f in inv_checks.check() if f.severity == "error"] == []
+    schools = inv_model.fast_load(SAMPLE)
     assert 3 <= len(schools) <= 5
     for school in schools:
         assert school["serveurs"]
@@ -82,7 +85,7 @@ def test_empty_room_unknown_vocabulary_and_bad_addresses(region):
         d["salles"][2]["postes"][1]["ip"] = "10.0.0.300"
 
     mutate(region, KLEBER, change)
-    found = inventory.check(region)
+    found = inv_checks.check(region)
     text = "\n".join(f.render() for f in found)
     assert "unknown holiday zone 'D'" in text
     assert "unknown rollout wave '4'" in text
@@ -150,12 +153,12 @@ def test_pull_mode_loads_one_school_only():
 
 def test_generator_is_deterministic(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    assert inventory_tools.generate(a, etabs=7, postes=500, seed=1) == 500
-    inventory_tools.generate(b, etabs=7, postes=500, seed=1)
+    assert generator.generate(a, etabs=7, postes=500, seed=1) == 500
+    generator.generate(b, etabs=7, postes=500, seed=1)
     files = sorted(p.name for p in (a / "etablissements").iterdir())
     assert files == sorted(p.name for p in (b / "etablissements").iterdir())
     assert all((a / "etablissements" / f).read_text() == (b / "etablissements" / f).read_text() for f in files)
-    assert [f for f in inventory.check(a) if f.severity == "error"] == []
+    assert [f for f in inv_checks.check(a) if f.severity == "error"] == []
 
 
 CMIL_CSV = """Salle;Nom du poste;Adresse MAC;IP;Numéro d'inventaire;Modèle
@@ -168,19 +171,19 @@ def test_csv_import_is_a_dry_run_with_a_diff(region, tmp_path):
     csv_path = tmp_path / "postes.csv"
     csv_path.write_text(CMIL_CSV)
     before = (region / "etablissements" / f"{KLEBER}.yaml").read_text()
-    diff = inventory_tools.import_csv(csv_path, KLEBER, region=region)
+    diff = importer.import_csv(csv_path, KLEBER, region=region)
     assert "+      - {hostname: 0671000y-s101-31" in diff and "+  - id: LABO2" in diff
     assert (region / "etablissements" / f"{KLEBER}.yaml").read_text() == before
-    inventory_tools.import_csv(csv_path, KLEBER, region=region, apply=True)
+    importer.import_csv(csv_path, KLEBER, region=region, apply=True)
     assert "0671000y-labo2-01" in (region / "etablissements" / f"{KLEBER}.yaml").read_text()
-    assert [f for f in inventory.check(region) if f.severity == "error"] == []
+    assert [f for f in inv_checks.check(region) if f.severity == "error"] == []
 
 
 def test_csv_bad_rows_are_listed_by_line_and_nothing_is_written(region, tmp_path):
     csv_path = tmp_path / "postes.csv"
     csv_path.write_text(CMIL_CSV + "S101;Poste 33;52:54:00;dhcp;;\nS101;ok-name;52:54:0a:00:00:09;999.1.1.1;;\n")
     with pytest.raises(SocleError) as err:
-        inventory_tools.import_csv(csv_path, KLEBER, region=region, apply=True)
+        importer.import_csv(csv_path, KLEBER, region=region, apply=True)
     text = str(err.value)
     assert "2 bad row(s); nothing was imported" in text
     assert "postes.csv:4: hostname 'Poste 33'" in text and "postes.csv:5: IP address '999.1.1.1'" in text
@@ -193,7 +196,7 @@ def test_csv_import_refusing_a_duplicate_writes_nothing(region, tmp_path):
     csv_path.write_text(f"salle,nom,mac\nS101,0671000y-s101-40,{taken}\n")
     before = (region / "etablissements" / f"{KLEBER}.yaml").read_text()
     with pytest.raises(SocleError, match="nothing was written"):
-        inventory_tools.import_csv(csv_path, KLEBER, region=region, apply=True)
+        importer.import_csv(csv_path, KLEBER, region=region, apply=True)
     assert (region / "etablissements" / f"{KLEBER}.yaml").read_text() == before
 
 
@@ -203,7 +206,7 @@ def test_linuxmuster_devices_csv(region, tmp_path):
         "# linuxmuster.net 7 devices.csv\n"
         "s101;0671000y-s101-32;win11;52:54:0b:00:00:01;10.67.20.32;;;;classroom-studentcomputer;;1\n"
     )
-    diff = inventory_tools.import_csv(csv_path, KLEBER, region=region)
+    diff = importer.import_csv(csv_path, KLEBER, region=region)
     assert "0671000y-s101-32" in diff and "10.67.20.32" in diff
 
 
@@ -232,4 +235,4 @@ def test_windows_remoting_rules(region):
 
 def test_sample_windows_settings_are_accepted():
     vars_ = yaml.safe_load((SAMPLE / "group_vars" / "profile_poste_windows.yml").read_text())
-    assert inventory.remoting_problems(vars_) == []
+    assert inv_checks.remoting_problems(vars_) == []

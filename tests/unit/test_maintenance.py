@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
-from socle import maintenance
 from socle.core.errors import SocleError
+from socle.operations import maintenance
 
 CAL = maintenance.load_calendar("2025-2026")
 

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from socle import maintenance, patching
 from socle.core.errors import SocleError
+from socle.operations import maintenance, patching
 
 
 def test_plan_in_class_hours_gives_the_next_window():

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from socle import ROOT
+from socle.core.paths import ROOT
 
 PLAYBOOKS = sorted(p.name for p in (ROOT / "playbooks").glob("*.yml"))
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from socle import secrets
+from socle.core import vault as secrets
 from socle.core.errors import SocleError
 from tests.conftest import run_invoke
 

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from socle import signing
+from socle.core import signing
 from socle.core.errors import SocleError, StepFailed
 
 

@@ -1,4 +1,4 @@
-from socle import system
+from socle.core import system
 
 
 def test_podman_configuration_is_detected(tmp_path, monkeypatch):

@@ -1,6 +1,6 @@
 import pytest
 
-from socle import uai
+from socle.core import uai
 
 
 @pytest.mark.parametrize("code", ["0671234C", "0681565G", "0540038Y", "6200001G", "7200010Y"])

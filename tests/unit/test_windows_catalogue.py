@@ -1,6 +1,6 @@
 """Catalogue -> win_package / win_chocolatey mapping."""
 
-from socle import catalogue
+from socle.catalogue import selection
 
 from .test_catalogue_checks import edit
 
@@ -8,7 +8,7 @@ SHA = "a" * 64
 
 
 def test_winget_cards_wait_for_the_pinned_installer():
-    items, missing = catalogue.windows_packages(year="2026-2027", disciplines=["mathematiques"])
+    items, missing = selection.windows_packages(year="2026-2027", disciplines=["mathematiques"])
     assert items == []
     assert {"geogebra", "firefox-esr", "libreoffice"} <= set(missing)
 
@@ -36,7 +36,7 @@ def test_lock_pins_the_installer_and_cards_can_carry_it(catalogue_copy):
 
     edit(catalogue_copy, "software/thonny.yaml", msi)
     edit(catalogue_copy, "software/xcas.yaml", choco)
-    items, missing = catalogue.windows_packages(
+    items, missing = selection.windows_packages(
         year="2026-2027", disciplines=["mathematiques"], lock=lock, root=catalogue_copy
     )
     by_sw = {i["software"]: i for i in items}
