@@ -78,7 +78,7 @@ def evaluate(
         result.last_patch = (snap.get("last_patch") or {}).get("windows_update")
         result.status = "drift" if drifts else "conformant"
         return result
-    # hardening: the role's own variables are the expectation
+    # hardening: the role's own variables are the expectation, its control ids name the drift
     hard = snap.get("hardening") or {}
     if hardening.get("hardening_rule_sshd") and "openssh-server" in installed:
         effective = hard.get("sshd") or {}
@@ -86,21 +86,23 @@ def evaluate(
             want = SSHD_ALIASES.get(str(value).lower(), str(value).lower())
             got = str(effective.get(key.lower(), "")).lower()
             if got != want:
-                drifts.append(Drift("hardening", f"sshd.{key}", f"sshd {key} is '{got}'", want, got))
+                drifts.append(Drift("hardening", control(hardening, "sshd", f"sshd.{key}"), f"sshd {key} is '{got}'",
+                                    want, got))  # fmt: skip
     if hardening.get("hardening_rule_sysctl"):
         values = hard.get("sysctl") or {}
         for key, value in hardening.get("hardening_sysctl", {}).items():
             if str(values.get(key)) != str(value):
-                drifts.append(Drift("hardening", f"sysctl.{key}", f"sysctl {key} not set to {value}", str(value),
-                                    values.get(key)))  # fmt: skip
+                drifts.append(Drift("hardening", control(hardening, "sysctl", f"sysctl.{key}", key),
+                                    f"sysctl {key} not set to {value}", str(value), values.get(key)))  # fmt: skip
     if hardening.get("hardening_rule_root_password_locked") and hard.get("root_password") not in {"L", "LK"}:
-        drifts.append(Drift("hardening", "root-password", "root password login is not locked", "L",
-                            hard.get("root_password")))  # fmt: skip
+        drifts.append(Drift("hardening", control(hardening, "root_password_locked", "root-password"),
+                            "root password login is not locked", "L", hard.get("root_password")))  # fmt: skip
     if hardening.get("hardening_rule_sudo") and "sudo" in installed and not hard.get("sudoers_present"):
-        drifts.append(Drift("hardening", "sudo", "sudo hardening drop-in missing", True, False))
-    if hardening.get("hardening_rule_unattended_upgrades") and not hard.get("unattended_upgrades"):
-        drifts.append(Drift("hardening", "unattended-upgrades", "unattended security upgrades not configured", True,
+        drifts.append(Drift("hardening", control(hardening, "sudo", "sudo"), "sudo hardening drop-in missing", True,
                             False))  # fmt: skip
+    if hardening.get("hardening_rule_unattended_upgrades") and not hard.get("unattended_upgrades"):
+        drifts.append(Drift("hardening", control(hardening, "unattended_upgrades", "unattended-upgrades"),
+                            "unattended security upgrades not configured", True, False))  # fmt: skip
     # health
     ts = snap.get("timesync") or {}
     if ts.get("timesyncd_enabled") != "enabled":
@@ -133,6 +135,16 @@ def _disk_and_updates(snap: dict[str, Any], drifts: list[Drift]) -> None:
                             len(updates["security"])))  # fmt: skip
 
 
+def control(rules: dict[str, Any], switch: str, what: str, key: str = "") -> str:
+    """A drift id that names its BP-028 control, from the hardening role's ``hardening_controls``
+    (for sysctl, the control of the key's longest matching family): ``R39 | sudo``."""
+    ids = (rules.get("hardening_controls") or {}).get(switch)
+    if isinstance(ids, dict):
+        family = max((p for p in ids if key == p or key.startswith(p + ".")), key=len, default=None)
+        ids = ids.get(family) if family else None
+    return f"{ids} | {what}" if ids else what
+
+
 def _windows_hardening_and_health(snap: dict[str, Any], rules: dict[str, Any], drifts: list[Drift]) -> None:
     """win_hardening's variables are the expectation; the collector reports effective values."""
     hard = snap.get("hardening") or {}
@@ -143,13 +155,13 @@ def _windows_hardening_and_health(snap: dict[str, Any], rules: dict[str, Any], d
 
     check("win_hardening_rule_smb1_disabled", "smb1", "SMBv1 server is enabled", False, hard.get("smb1_enabled"))
     check("win_hardening_rule_llmnr_disabled", "llmnr", "LLMNR is not disabled", 0, hard.get("llmnr_enable_multicast"))
-    check("win_hardening_rule_autorun_disabled", "autorun", "AutoRun is not disabled on every drive", 255,
-          hard.get("autorun_no_drive_type"))  # fmt: skip
-    for key, want in (("EnableLUA", 1), ("ConsentPromptBehaviorAdmin", 2), ("PromptOnSecureDesktop", 1)):
+    check("win_hardening_rule_autorun_disabled", "autorun", "AutoRun is not disabled on every drive",
+          rules.get("win_hardening_autorun_no_drive_type"), hard.get("autorun_no_drive_type"))  # fmt: skip
+    for key, want in (rules.get("win_hardening_uac_settings") or {}).items():
         check(
             "win_hardening_rule_uac", f"uac.{key}", f"UAC {key} is not {want}", want, (hard.get("uac") or {}).get(key)
         )
-    for fw_profile in ("Domain", "Private", "Public"):
+    for fw_profile in rules.get("win_hardening_firewall_profiles") or []:
         check("win_hardening_rule_firewall", f"firewall.{fw_profile}", f"firewall {fw_profile} profile is off", True,
               (hard.get("firewall") or {}).get(fw_profile))  # fmt: skip
     check("win_hardening_rule_defender_realtime", "defender", "Defender real-time protection is off", True,

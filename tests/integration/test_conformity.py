@@ -104,12 +104,12 @@ def test_every_injected_drift_is_caught_and_attributed(fleet, tmp_path):
     assert host(who["removed"])["salle"] == "INFO1"
     assert "unknown-software:outside-master" in checks(who["unapproved"])
     assert any("jeu-non-approuve" in d["message"] for d in host(who["unapproved"])["drifts"])
-    assert "hardening:sshd.PasswordAuthentication" in checks(who["sshd"])
+    assert "hardening:R63 | sshd.PasswordAuthentication" in checks(who["sshd"])
     assert "master:version" in checks(who["old"])
     assert host(who["down"])["status"] == "unreachable"
     # nothing else drifted on the drifted hosts
     assert checks(who["removed"]) == {"catalogue:missing"}
-    assert checks(who["sshd"]) == {"hardening:sshd.PasswordAuthentication"}
+    assert checks(who["sshd"]) == {"hardening:R63 | sshd.PasswordAuthentication"}
     summary = json.loads((report / "summary.json").read_text())
     assert summary["hosts"] == 6 and summary["statuses"]["conformant"] == 1
     junit = ET.parse(report / "junit.xml").getroot()

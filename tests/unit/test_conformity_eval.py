@@ -8,12 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from socle.catalogue import model as catmodel
 from socle.conformity import evaluate as ev
 from socle.conformity import expected, history, nightly, report
 from socle.conformity import model as cmodel
 from socle.core import errors
+from socle.core.paths import ROOT
 
 RAW = json.loads((Path(__file__).parent.parent / "data" / "snapshot-ci-clean.json").read_text())
 TARGET = cmodel.Target("0671000y-s101-03", "0671000Y", "Lycée (fictif)", "S101", "ci", ["nsi-snt"])
@@ -60,10 +62,13 @@ def test_recorded_clean_host_is_conformant():
         (lambda s: s["packages"].pop("cron"), {"master:package-missing"}),
         (lambda s: s["master"].update(version="2025-2026.3"), {"master:version"}),
         (lambda s: s["master"].update(profile="poste-linux"), {"master:profile"}),
-        (lambda s: s["hardening"]["sshd"].update(permitrootlogin="yes"), {"hardening:sshd.PermitRootLogin"}),
-        (lambda s: s["hardening"]["sysctl"].pop("kernel.kptr_restrict"), {"hardening:sysctl.kernel.kptr_restrict"}),
-        (lambda s: s["hardening"].update(root_password="P"), {"hardening:root-password"}),
-        (lambda s: s["hardening"].update(sudoers_present=False), {"hardening:sudo"}),
+        (lambda s: s["hardening"]["sshd"].update(permitrootlogin="yes"), {"hardening:R63 | sshd.PermitRootLogin"}),
+        (
+            lambda s: s["hardening"]["sysctl"].pop("kernel.kptr_restrict"),
+            {"hardening:R9 | sysctl.kernel.kptr_restrict"},
+        ),
+        (lambda s: s["hardening"].update(root_password="P"), {"hardening:R33 | root-password"}),
+        (lambda s: s["hardening"].update(sudoers_present=False), {"hardening:R39 | sudo"}),
         (lambda s: s["timesync"].update(timesyncd_enabled="disabled"), {"health:time-sync"}),
         (lambda s: s["disk"].update(free_mb=100), {"health:disk"}),
         (lambda s: s["updates"].update(known=True, security=["openssl"]), {"health:security-updates"}),
@@ -177,3 +182,28 @@ def test_windows_rooms_expect_the_display_names_of_their_cards():
     wanted = expected.software(cat, "2026-2027", WIN_TARGET, None, windows=True)
     assert wanted.get("Mozilla Firefox ESR") == "firefox-esr"
     assert all(isinstance(k, str) and k for k in wanted)
+
+
+def test_hardening_tasks_and_drift_ids_carry_the_control_declared_in_the_role():
+    """`hardening_controls` is the one declaration: each task of a switch names and tags its control,
+    and each drift of that switch starts with it."""
+    rules = expected.hardening_expectations()
+    controls = rules["hardening_controls"]
+    tasks_dir = ROOT / "roles" / "hardening" / "tasks"
+    named = [t for f in sorted(tasks_dir.glob("*.yml")) for t in yaml.safe_load(f.read_text()) if " | " in t["name"]]
+    assert len(named) >= 10
+    by_area = {"sshd": "sshd", "sudo": "sudo", "unattended_upgrades": "unattended_upgrades",
+               "setuid_audit": "setuid", "root_password_locked": "root"}  # fmt: skip
+    for switch, area in by_area.items():
+        mine = [t for t in named if t["name"].split(" | ")[1] == area]
+        assert mine and all(t["name"].startswith(f"{controls[switch]} | {area} | ") for t in mine), switch
+    main = {
+        t["name"].split(" | ")[1]: t for t in yaml.safe_load((tasks_dir / "main.yml").read_text()) if " | " in t["name"]
+    }
+    assert set(controls["sysctl"].values()) <= set(main["sysctl"]["tags"])
+    assert controls["sudo"] in main["sudo"]["tags"] and controls["sshd"] in main["sshd"]["tags"]
+    assert ev.control(rules, "sysctl", "sysctl.kernel.yama.ptrace_scope", "kernel.yama.ptrace_scope").startswith(
+        "R11 |"
+    )
+    assert ev.control(rules, "sysctl", "sysctl.fs.suid_dumpable", "fs.suid_dumpable").startswith("R14 |")
+    assert ev.control({}, "sudo", "sudo") == "sudo"
