@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from socle.build.windows import capture as wcapture
-from socle.build.windows import inputs, media
+from socle.build.windows import inputs, media, vm
 from socle.core.errors import StepFailed
 from socle.registry import specs
 from tests.conftest import run_invoke
@@ -85,8 +85,8 @@ def test_build_vm_boots_and_the_wait_for_winrm_ends_clearly(tmp_path):
     spec = specs.load_spec("poste-windows", "2026-2027")
     ca, pfx, password = media.build_pki(tmp_path)
     answers = media.answer_media(spec, tmp_path, build_password="x", pfx=pfx, pfx_password=password)
-    vm = inputs.VmSettings(accel="tcg", secure_boot=False, memory_mb=1024, disk_gb=1)
-    build = vm.start_vm(vm, tmp_path, isos=[answers])
+    settings = inputs.VmSettings(accel="tcg", secure_boot=False, memory_mb=1024, disk_gb=1)
+    build = vm.start_vm(settings, tmp_path, isos=[answers])
     try:
         with pytest.raises(StepFailed, match="did not open WinRM over HTTPS within") as exc:
             vm.wait_for_winrm(build, ca, timeout_s=8, poll_s=2)
