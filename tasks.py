@@ -95,7 +95,7 @@ def conformity(c, etab="", salle="", all=False, report="", inventory="", aggrega
     """Check postes against their master, the catalogue and the baseline; JSON, JUnit and HTML reports."""
     from socle.cli import conformity as cli
 
-    cli.run(etab=etab, salle=salle, everything=all, report=report, inventory=inventory, aggregate=aggregate)
+    cli.check(etab=etab, salle=salle, everything=all, report=report, inventory=inventory, aggregate=aggregate)
 
 
 @task

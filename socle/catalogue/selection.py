@@ -59,7 +59,7 @@ def linux_packages(
 ) -> list[dict[str, str]]:
     """Debian packages of the software :func:`select_software` picks, sorted, one entry per package."""
     cat = load_catalogue(root)
-    blocking = errors(checks.run(cat, dt.date.today(), only=checks.STRUCTURAL))
+    blocking = errors(checks.findings(cat, dt.date.today(), only=checks.STRUCTURAL))
     if blocking:
         raise SocleError(
             f"the catalogue has {len(blocking)} structural error(s), first: {blocking[0].render()}",

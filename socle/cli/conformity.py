@@ -9,7 +9,7 @@ from socle.core import system, uai
 from socle.core.errors import SocleError
 
 
-def run(*, etab: str, salle: str, everything: bool, report: str, inventory: str, aggregate: str = "") -> None:
+def check(*, etab: str, salle: str, everything: bool, report: str, inventory: str, aggregate: str = "") -> None:
     if aggregate:
         nightly.aggregate(Path(aggregate), report=Path(report or "reports/conformity/region"))
         return

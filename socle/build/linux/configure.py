@@ -169,9 +169,9 @@ def compare_lock(lock: dict[str, Any], pkgs: dict[str, dict[str, str]], patch: b
     return {}
 
 
-def reuse_key(spec: MasterSpec, rootfs: rootfs.RootfsSpec) -> str:
+def reuse_key(spec: MasterSpec, base: rootfs.RootfsSpec) -> str:
     """What a configured image depends on besides the catalogue selection and the version."""
-    h = hashlib.sha256(f"{__version__}\0{rootfs.key()}\0".encode())
+    h = hashlib.sha256(f"{__version__}\0{base.key()}\0".encode())
     data = {k: v for k, v in spec.data.items() if k not in {"catalogue", "version", "description"}}
     h.update(json.dumps(data, sort_keys=True).encode())
     hash_files(h, ROOT / "roles")

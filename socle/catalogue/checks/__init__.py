@@ -1,7 +1,8 @@
 """Every catalogue check, one per file (``catNNN_<name>.py``), in the order they run.
 
-:func:`check` runs them over a catalogue; :data:`CHECKS` (id -> summary) and :func:`reference`
-(the text of docs/catalogue-checks.md) are read from the checks themselves.
+:func:`check` runs them over a catalogue folder, :func:`findings` over a catalogue already loaded;
+:data:`CHECKS` (id -> summary) and :func:`reference` (the text of docs/catalogue-checks.md) are read
+from the checks themselves.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ CHECKS: dict[str, str] = {c.id: c.summary for c in sorted(ALL, key=lambda c: c.i
 STRUCTURAL = (Schema, YamlHygiene)
 
 
-def run(cat: Catalogue, today: dt.date, only: tuple[type[Check], ...] = ALL) -> list[Finding]:
+def findings(cat: Catalogue, today: dt.date, only: tuple[type[Check], ...] = ALL) -> list[Finding]:
     """Findings of the ``only`` checks over ``cat``, sorted by file and line."""
     ctx = Context(cat, today)
     for check_class in only:
@@ -47,7 +48,7 @@ def run(cat: Catalogue, today: dt.date, only: tuple[type[Check], ...] = ALL) -> 
 
 def check(root: Path | None = None, today: dt.date | None = None) -> list[Finding]:
     """Every check over the catalogue at ``root``."""
-    return run(load_catalogue(root), today or dt.date.today())
+    return findings(load_catalogue(root), today or dt.date.today())
 
 
 WAIVERS = """\
