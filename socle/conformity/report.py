@@ -38,7 +38,7 @@ def junit(results: list[HostResult]) -> str:
             f"[{d.category}] {d.message} (expected {d.expected}, got {d.actual})" for d in r.drifts
         )
         failure = None if r.status == "conformant" else r.status
-        cases.append(junit_xml.Case(f"{r.uai}.{r.salle}", r.host, failure=failure, text=text if failure else ""))
+        cases.append(junit_xml.Case(f"{r.uai}.{r.salle}", r.host, failure=failure, text=text))
     return junit_xml.suite("conformity", cases)
 
 

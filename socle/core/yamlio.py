@@ -46,6 +46,13 @@ class Document:
         return f"{loc} [{format_keypath(keypath)}]" if keypath else loc
 
 
+def value_at(data: Any, keypath: KeyPath) -> Any:
+    """The value at ``keypath`` in loaded data (the key path must exist)."""
+    for part in keypath:
+        data = data[part]
+    return data
+
+
 def format_keypath(keypath: KeyPath) -> str:
     out = ""
     for part in keypath:

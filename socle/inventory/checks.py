@@ -15,7 +15,7 @@ from socle.core.errors import SocleError
 from socle.core.findings import Finding
 from socle.core.paths import rel
 from socle.core.schema import validate
-from socle.core.yamlio import Document, KeyPath, format_keypath, load
+from socle.core.yamlio import Document, KeyPath, format_keypath, load, value_at
 from socle.inventory.model import ACADEMIE_ZONE, DEFAULT_REGION, MAC, WAVES, ZONES, school_files
 from socle.registry import specs
 
@@ -244,7 +244,7 @@ def load_school(path: Path) -> tuple[Document | None, list[Finding]]:
                 "INV001",
                 "error",
                 format_keypath(kp),
-                f"'{raw}' is read by YAML as {type(_get(doc.data, kp)).__name__}",
+                f"'{raw}' is read by YAML as {type(value_at(doc.data, kp)).__name__}",
                 f'quote it: "{raw}"',
             )
         )
@@ -258,12 +258,6 @@ def _load_vars(path: Path) -> tuple[Document | None, list[Finding]]:
         return None, [Finding(rel(path), 1, "INV001", "error", "", exc.message, exc.hint or "")]
     doc.path = Path(rel(path))
     return doc, []
-
-
-def _get(data: Any, kp: KeyPath) -> Any:
-    for part in kp:
-        data = data[part]
-    return data
 
 
 def check(region: Path | None = None) -> list[Finding]:

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -89,10 +90,16 @@ def platform_of(profile: str, year: str | None = None) -> str:
     for candidate in [year] if year else reversed(available_years()):
         path = MASTERS_DIR / str(candidate) / f"{profile}.yaml"
         if path.is_file():
-            data = load(path).data
-            value = data.get("platform") if isinstance(data, dict) else None
-            return str(value) if value in PLATFORMS else "linux"
+            return _spec_platform(path, path.stat().st_mtime_ns)
     return "linux"
+
+
+@cache
+def _spec_platform(path: Path, mtime_ns: int) -> str:
+    """A spec file's ``platform``, read once per version of the file (operations ask it for every salle)."""
+    data = load(path).data
+    value = data.get("platform") if isinstance(data, dict) else None
+    return str(value) if value in PLATFORMS else "linux"
 
 
 def is_windows(profile: str, year: str | None = None) -> bool:

@@ -20,11 +20,13 @@ class Context:
     today: dt.date
     findings: list[Finding] = field(default_factory=list)
     used_waivers: set[int] = field(default_factory=set)
+    #: the waivers of exceptions.yaml, read once per run (every waivable error looks them up)
+    waivers: list[dict[str, Any]] = field(init=False)
 
-    @property
-    def waivers(self) -> list[dict[str, Any]]:
+    def __post_init__(self) -> None:
         data = self.cat.exceptions.data if self.cat.exceptions else None
-        return [w for w in (data.get("exceptions") or []) if isinstance(w, dict)] if isinstance(data, dict) else []
+        exceptions = (data.get("exceptions") or []) if isinstance(data, dict) else []
+        self.waivers = [w for w in exceptions if isinstance(w, dict)]
 
     def waived(self, check: str, target: str) -> bool:
         """A written, unexpired waiver exists for ``check`` on ``target`` (and is now used)."""

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from socle.catalogue.checks.base import Check
-from socle.core.yamlio import KeyPath
+from socle.core.yamlio import value_at
 
 
 class YamlHygiene(Check):
@@ -28,12 +27,6 @@ class YamlHygiene(Check):
             doc = source.doc
             assert doc is not None
             for kp, raw in sorted(doc.coerced.items(), key=lambda kv: doc.line(kv[0]) or 0):
-                value = _get(doc.data, kp)
+                value = value_at(doc.data, kp)
                 self.report(doc, kp, message=f"'{raw}' is read by YAML 1.1 as {type(value).__name__} {value!r}",
                             fix=f'quote it: "{raw}"')  # fmt: skip
-
-
-def _get(data: Any, kp: KeyPath) -> Any:
-    for part in kp:
-        data = data[part]
-    return data
