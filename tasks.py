@@ -42,6 +42,25 @@ def build_master(c, profile="poste-linux", year="", update_lock=False, patch=Fal
     help={
         "etab": "UAI of the établissement",
         "salle": "room id, as in the inventory",
+        "poste": "only these postes (comma-separated names; default: the whole salle)",
+        "window": "minutes the serveur stays armed for these MACs (default 60, at most 240)",
+        "inventory": "région folder (default: inventories/grand-est)",
+        "report": "intervention record folder (default: reports/install/<time>)",
+    }
+)
+@guarded
+def install(c, etab="", salle="", poste="", window=60, inventory="", report=""):
+    """First install of blank postes from the lycée serveur (PXE armed for their MACs only, for a bounded time)."""
+    from socle.cli import operations
+
+    operations.install_salle(etab=etab, salle=salle, poste=poste, window=int(window), inventory=inventory,
+                             report=report)  # fmt: skip
+
+
+@task(
+    help={
+        "etab": "UAI of the établissement",
+        "salle": "room id, as in the inventory",
         "reset": "drop the overlay only: back to the master already on the postes, no transfer",
         "force": "rewrite postes already on the current master",
         "reboot": "now (default), end-of-period (next full hour) or no (next boot)",
@@ -49,16 +68,19 @@ def build_master(c, profile="poste-linux", year="", update_lock=False, patch=Fal
         "full": "move the whole image even where a poste holds an older one (no casync delta)",
         "inventory": "région folder (default: inventories/grand-est)",
         "report": "intervention record folder (default: reports/reimage/<time>)",
+        "version": "a published master version (default: the newest)",
+        "rollback": "accept a master older than the postes run (default target: the one before the newest); recorded",
     }
 )
 @guarded
 def reimage(c, etab="", salle="", reset=False, force=False, reboot="now", no_multicast=False, full=False,
-            inventory="", report=""):  # fmt: skip
+            inventory="", report="", version="", rollback=False):  # fmt: skip
     """Restore every poste of a salle to the current master (multicast, HTTP fallback, verified, atomic)."""
     from socle.cli import operations
 
     operations.reimage_salle(etab=etab, salle=salle, reset=reset, force=force, reboot=reboot,
-                             no_multicast=no_multicast, full=full, inventory=inventory, report=report)  # fmt: skip
+                             no_multicast=no_multicast, full=full, inventory=inventory, report=report,
+                             version=version, rollback=rollback)  # fmt: skip
 
 
 @task(

@@ -1,4 +1,4 @@
-"""Console side of the operations: reimage a salle, patch in waves, import the school calendar."""
+"""Console side of the operations: install or reimage a salle, patch in waves, import the school calendar."""
 
 from __future__ import annotations
 
@@ -6,21 +6,37 @@ from pathlib import Path
 
 from socle.core.errors import SocleError, StepFailed
 from socle.core.paths import rel
-from socle.operations import maintenance, patching, reimage
+from socle.operations import install, maintenance, patching, reimage
 
 
 def reimage_salle(*, etab: str, salle: str, reset: bool, force: bool, reboot: str, no_multicast: bool, full: bool,
-                  inventory: str, report: str) -> None:  # fmt: skip
+                  inventory: str, report: str, version: str = "", rollback: bool = False) -> None:  # fmt: skip
     if not etab or not salle:
         raise SocleError("say which salle: --etab UAI --salle ROOM", hint="invoke reimage --etab 0671000Y --salle S101")
     outcomes, out = reimage.restore_salle(
         etab=etab, salle=salle, reset=reset, force=force, reboot=reboot, multicast=not no_multicast, full=full,
         region=Path(inventory) if inventory else None, report=Path(report) if report else None,
+        version=version, rollback=rollback,
     )  # fmt: skip
     reimage.show(outcomes, out)
     if reimage.failed(outcomes):
         raise StepFailed("some postes are not on the master: see the table above", hint=f"re-run the same command "
                          f"to resume; details in {out}/record.json")  # fmt: skip
+
+
+def install_salle(*, etab: str, salle: str, poste: str, window: int, inventory: str, report: str) -> None:
+    if not etab or not salle:
+        raise SocleError("say which salle: --etab UAI --salle ROOM", hint="invoke install --etab 0671000Y --salle S101")
+    postes = [p.strip() for p in poste.split(",") if p.strip()] or None
+    outcomes, out = install.install_salle(
+        etab=etab, salle=salle, postes=postes, window=window, region=Path(inventory) if inventory else None,
+        report=Path(report) if report else None,
+    )  # fmt: skip
+    install.show(outcomes, out)
+    if install.failed(outcomes):
+        raise StepFailed("some postes are not installed: see the table above",
+                         hint=f"power them on and arm again: invoke install --etab {etab} --salle {salle} "
+                              f"--poste <names>; details in {out}/record.json")  # fmt: skip
 
 
 def patch(*, etab: str, wave: str, everything: bool, now: bool, check: bool, report: str, inventory: str) -> None:

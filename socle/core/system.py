@@ -49,6 +49,9 @@ SYSTEM_PACKAGES: dict[str, str] = {
     "wimtools": "wimcapture: Windows masters as WIM",
     "ntfs-3g": "mkntfs: NTFS volumes of the capture tests",
     "fdisk": "sfdisk: GPT layouts of the capture tests",
+    "dnsmasq-base": "the lycée's DHCP server in the virtual salle (QEMU tests)",
+    "iproute2": "network namespace, bridge and taps of the virtual salle (QEMU tests)",
+    "openssh-client": "the controller's SSH to postes; ssh-keygen signs host certificates",
 }
 
 #: Commands that must exist once the packages are installed.

@@ -304,7 +304,7 @@ def apply(
     return outcomes, report
 
 
-_FROM_REIMAGE = {"done": "patched", "already current": "current", "unreachable": "unreachable"}
+_FROM_REIMAGE = {"staged": "patched", "already current": "current", "unreachable": "unreachable"}
 
 
 def _reimage_salle(uai: str, salle: str, hosts: list[str], region: Path, report: Path) -> list[HostOutcome]:
@@ -318,7 +318,7 @@ def _reimage_salle(uai: str, salle: str, hosts: list[str], region: Path, report:
     return [
         HostOutcome(r.host, uai, "poste-linux", _FROM_REIMAGE.get(r.status, "failed"),
                     f"salle {salle}: {r.detail}" + (f" ({r.method})" if r.method else ""), None,
-                    "new master at next boot" if r.status == "done" else "")
+                    "new master at next boot" if r.status == "staged" else "")
         for r in results
     ]  # fmt: skip
 

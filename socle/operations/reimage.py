@@ -26,7 +26,9 @@ from socle.inventory.model import DEFAULT_REGION, fast_load
 from socle.registry import specs, store
 
 REBOOT_CHOICES = ("now", "end-of-period", "no")
-SIGNED_FILES = ("rootfs.squashfs", "SHA256SUMS", "SHA256SUMS.asc")
+SIGNED_FILES = ("rootfs.squashfs", "SHA256SUMS", "SHA256SUMS.asc", "release.json")
+#: what the serveur caches for its postes besides: the slot's kernel and initrd (masters that boot)
+BOOT_FILES = ("vmlinuz", "initrd.img")
 
 
 @dataclass
@@ -38,12 +40,14 @@ class Salle:
     postes: list[str]
     serveur: str
     serveur_address: str
+    macs: dict[str, str]
+    addresses: dict[str, str]
 
 
 @dataclass
 class PosteOutcome:
     host: str
-    status: str  # done | already current | reset scheduled | refused | unreachable | failed
+    status: str  # done | staged | already current | reset | fell back | refused | unreachable | failed
     detail: str = ""
     method: str = ""
     seconds: float | None = None
@@ -69,21 +73,45 @@ def find_salle(region: Path, etab: str, salle: str) -> Salle:
     srv = serveurs[0]
     address = srv["ip"] if srv.get("ip") not in (None, "dhcp") else srv["hostname"]
     postes = [p["hostname"] for p in room["postes"]]
-    return Salle(school["uai"], school["name"], salle, room["profile"], postes, srv["hostname"], address)
+    macs = {p["hostname"]: str(p.get("mac", "")).lower() for p in room["postes"]}
+    addresses = {p["hostname"]: p["ip"] if p.get("ip") not in (None, "dhcp") else p["hostname"] for p in room["postes"]}
+    return Salle(school["uai"], school["name"], salle, room["profile"], postes, srv["hostname"], address, macs,
+                 addresses)  # fmt: skip
 
 
-def master_source(profile: str, year: str | None = None) -> tuple[dict[str, Any], Path]:
+def master_source(profile: str, year: str | None = None, *, version: str = "",
+                  rollback: bool = False) -> tuple[dict[str, Any], Path]:  # fmt: skip
+    """The signed master a salle receives: the newest published one, the one ``version`` names, or with
+    ``rollback`` and no version the one published before the newest."""
     year = specs.resolve_year(year)
-    found = store.newest(profile, year)
-    if found is None:
+    versions = store.published(year, profile)
+    if not versions:
         raise SocleError(f"no published master of profile {profile} for {year}",
                          hint=f"invoke build-master --profile {profile} --year {year}")  # fmt: skip
-    manifest, folder = found
+    if version:
+        chosen = [v for v in versions if v.name == version]
+        if not chosen:
+            raise SocleError(f"no published master {version} of profile {profile}",
+                             hint=f"published: {', '.join(v.name for v in versions)}")  # fmt: skip
+        folder = chosen[0]
+    elif rollback:
+        if len(versions) < 2:
+            raise SocleError(f"no master of profile {profile} older than {versions[-1].name} to roll back to",
+                             hint="name the version with --version")  # fmt: skip
+        folder = versions[-2]
+    else:
+        folder = versions[-1]
+    manifest = json.loads((folder / "manifest.json").read_text())
     missing = [f for f in SIGNED_FILES if not (folder / f).exists()]
     if missing:
         raise SocleError(f"master {manifest['version']} has no {', '.join(missing)}", where=str(folder),
                          hint="rebuild it (squashfs artefact and signature are needed to reimage)")  # fmt: skip
     return manifest, folder
+
+
+def served_files(folder: Path) -> list[str]:
+    """The files of a master the serveur caches and serves to its postes."""
+    return [*SIGNED_FILES, *(f for f in BOOT_FILES if (folder / f).exists())]
 
 
 def end_of_period(now: dt.datetime) -> str:
@@ -94,11 +122,11 @@ def end_of_period(now: dt.datetime) -> str:
 def restore_salle(
     *, etab: str, salle: str, reset: bool = False, force: bool = False, reboot: str = "now",
     multicast: bool = True, full: bool = False, region: Path | None = None, report: Path | None = None,
-    forks: int = 50,
+    forks: int = 50, version: str = "", rollback: bool = False,
 ) -> tuple[list[PosteOutcome], Path]:  # fmt: skip
+    """Reimage (or, with ``reset``, reset) every poste of a salle; the outcomes and the record's folder."""
     if reboot not in REBOOT_CHOICES:
         raise SocleError(f"unknown --reboot '{reboot}'", hint=f"use one of: {', '.join(REBOOT_CHOICES)}")
-    """Reimage (or, with ``reset``, reset) every poste of a salle; the outcomes and the record's folder."""
     region = region or DEFAULT_REGION
     room = find_salle(region, etab, salle)
     started = dt.datetime.now(dt.UTC)
@@ -115,21 +143,23 @@ def restore_salle(
             "socle_reimage_reboot_at": end_of_period(dt.datetime.now()),
         }
     else:
-        manifest, folder = master_source(room.profile)
+        manifest, folder = master_source(room.profile, version=version, rollback=rollback)
         rel = f"{manifest['school_year']}/{room.profile}/{manifest['version']}"
         book = ROOT / "playbooks" / "reimage.yml"
         extra = {
             "socle_reimage_serveur": room.serveur,
             "socle_reimage_postes": ",".join(room.postes),
             "socle_reimage_source": str(folder),
+            "socle_reimage_files": served_files(folder),
             "socle_reimage_rel": rel,
             "socle_reimage_version": manifest["version"],
+            "socle_reimage_sha256": manifest["artefacts"]["rootfs.squashfs"]["sha256"],
+            "socle_reimage_rollback": rollback,
             "socle_reimage_base_url": f"http://{room.serveur_address}/socle/masters/{rel}",
             "socle_reimage_force": force,
             "socle_reimage_full": full,
             "socle_reimage_multicast": multicast,
             "socle_reimage_port": 9000,
-            "socle_reimage_interface": "eth0",
             "socle_reimage_multicast_wait": 20,
             "socle_reimage_session_timeout": 1800,
             "socle_reimage_sender_options": "",
@@ -152,9 +182,8 @@ def restore_salle(
         "started": utc_stamp(started), "duration_s": round(duration, 1),
         "uai": room.uai, "school": room.school, "salle": salle, "profile": room.profile,
         "master": None if manifest is None else manifest["version"], "serveur": room.serveur,
-        "reboot": reboot, "force": force, "multicast": multicast, "full": full, "ansible_rc": rc,
-        "outcome": "success" if all(o.status in {"done", "already current", "reset scheduled"} for o in outcomes)
-        else "incomplete",
+        "reboot": reboot, "force": force, "multicast": multicast, "full": full, "rollback": rollback,
+        "ansible_rc": rc, "outcome": "success" if not failed(outcomes) else "incomplete",
         "postes": [asdict(o) for o in outcomes],
     }  # fmt: skip
     text = json.dumps(record, indent=2, ensure_ascii=False)
@@ -177,15 +206,37 @@ def _outcome(host: str, raw: dict[str, Any] | None, serveur: dict[str, Any] | No
         return PosteOutcome(host, "unreachable", "no answer, even after Wake-on-LAN")
     rec = raw.get("record") or {}
     result = rec.get("result", "failed")
-    if raw.get("status") == "ok" and result in {"done", "already current", "reset scheduled"}:
-        detail = f"slot {rec.get('slot', '')} {rec.get('version', '')}".strip()
-        return PosteOutcome(host, result, detail, rec.get("method", ""), rec.get("seconds"), rec.get("bytes"))
-    status = "refused" if result == "refused" else "failed"
-    return PosteOutcome(host, status, str(rec.get("reason") or raw.get("reason", ""))[:400])
+    if result == "refused":
+        return PosteOutcome(host, "refused", str(rec.get("reason", ""))[:400])
+    status, detail = judge_boot(rec)
+    if raw.get("status") == "ok" and status:
+        return PosteOutcome(host, status, detail, rec.get("method", ""), rec.get("seconds"), rec.get("bytes"))
+    return PosteOutcome(host, "failed", str(rec.get("reason") or raw.get("reason") or detail)[:400])
 
 
-STYLE = {"done": "green", "already current": "green", "reset scheduled": "green", "refused": "bold red",
-         "unreachable": "red", "failed": "bold red"}  # fmt: skip
+def judge_boot(rec: dict[str, Any]) -> tuple[str, str]:
+    """A poste's status from its record: ``done`` only once it booted the new slot and reported healthy.
+    Returns ("", why) when the record says the poste is not where it should be."""
+    result = rec.get("result", "")
+    where = f"slot {rec.get('slot', '')} {rec.get('version', '') or ''}".strip()
+    if result in {"already current", "staged", "reset scheduled"}:
+        return ("staged" if result == "reset scheduled" else result), where
+    if result not in {"done", "reset"}:
+        return "", result
+    boot = rec.get("boot") or {}
+    if boot.get("fell_back_from"):
+        back = boot["fell_back_from"]
+        return "fell back", f"slot {back.get('slot')} ({back.get('version')}) did not boot healthy; back on " \
+                            f"slot {boot.get('booted')} {boot.get('version') or ''}"  # fmt: skip
+    if not boot.get("healthy"):
+        return "", "rebooted, but no healthy boot was reported"
+    if result == "done" and boot.get("booted") != rec.get("slot"):
+        return "", f"booted slot {boot.get('booted')}, not the new slot {rec.get('slot')}"
+    return ("done" if result == "done" else "reset"), f"slot {boot.get('booted')} {boot.get('version') or ''}".strip()
+
+
+STYLE = {"done": "green", "already current": "green", "reset": "green", "staged": "yellow", "fell back": "bold red",
+         "refused": "bold red", "unreachable": "red", "failed": "bold red"}  # fmt: skip
 
 
 def show(outcomes: list[PosteOutcome], report: Path) -> None:
@@ -203,4 +254,4 @@ def show(outcomes: list[PosteOutcome], report: Path) -> None:
 
 
 def failed(outcomes: list[PosteOutcome]) -> bool:
-    return any(o.status in {"refused", "unreachable", "failed"} for o in outcomes)
+    return any(o.status in {"refused", "unreachable", "failed", "fell back"} for o in outcomes)

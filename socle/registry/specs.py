@@ -24,6 +24,10 @@ DEFAULT_PROFILE = "poste-linux"
 PLATFORMS = ("linux", "windows")
 
 
+#: The management account of a Linux master whose spec does not name one (inventory ``ansible_user``).
+DEFAULT_MANAGEMENT_ACCOUNT = "ansible"
+
+
 @dataclass
 class MasterSpec:
     path: Path
@@ -44,6 +48,11 @@ class MasterSpec:
     @property
     def platform(self) -> str:
         return str(self.data["platform"])
+
+    @property
+    def management_account(self) -> str:
+        """The account the Région's controllers connect as (management role, inventory ``ansible_user``)."""
+        return str(self.data.get("management", {}).get("account", DEFAULT_MANAGEMENT_ACCOUNT))
 
     @property
     def lock_path(self) -> Path:

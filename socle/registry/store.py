@@ -29,6 +29,21 @@ def _patch_number(version: str) -> int:
     return int(version.rsplit(".", 1)[1])
 
 
+def serial_of(version: str) -> int:
+    """The number a poste compares to refuse an older master: it grows with the school year, then
+    with the patch release (``2026-2027.3`` -> 2026000003; ``2027-2028.0`` -> 2027000000)."""
+    year, patch = version.rsplit(".", 1)
+    return int(year[:4]) * 1_000_000 + int(patch)
+
+
+def write_release(staging: Path, *, profile: str, version: str, school_year: str) -> str:
+    """``release.json``: what a poste trusts about a master (listed in the signed SHA256SUMS), never the
+    controller's word: its profile, version and serial. Returns the artefact's file name."""
+    release = {"profile": profile, "version": version, "school_year": school_year, "serial": serial_of(version)}
+    (staging / "release.json").write_text(json.dumps(release, sort_keys=True) + "\n")
+    return "release.json"
+
+
 def published(year: str, profile: str) -> list[Path]:
     """Published versions of a profile (a manifest, not a partial build), oldest first."""
     root = profile_dir(year, profile)

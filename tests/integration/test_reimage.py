@@ -105,7 +105,7 @@ def test_a_whole_room_by_multicast_with_a_dead_poste_then_resumed(room, tmp_path
     by_host = {p["host"]: p for p in record["postes"]}
     assert by_host[dead]["status"] == "unreachable"
     alive = POSTES[:-1]
-    assert all(by_host[h]["status"] == "done" for h in alive), by_host
+    assert all(by_host[h]["status"] == "staged" for h in alive), by_host  # --reboot no
     methods = [by_host[h]["method"] for h in alive]
     assert methods.count("multicast") >= len(alive) - 1, methods  # one session for the room
     for host in alive:
@@ -113,7 +113,7 @@ def test_a_whole_room_by_multicast_with_a_dead_poste_then_resumed(room, tmp_path
         assert status["active"] == "B" and status["slots"]["B"]["version"] == room["version"]
         written = sh(host, f"sha256sum {SLOTS}/B/rootfs.squashfs").stdout.split()[0]
         assert written == room["sha256"]  # byte-identical to the master
-        assert f"set socle_slot=B\nset socle_version={room['version']}" in sh(host, "cat /boot/socle/slot.cfg").stdout
+        assert "ORDER=B A\nA_OK=1\nA_TRY=0\nB_OK=1\nB_TRY=0\n" in sh(host, f"cat {SLOTS}/grubenv").stdout  # GRUB's
     assert record["who"] and record["master"] == room["version"] and record["outcome"] == "incomplete"
     assert (tmp_path / "interventions.jsonl").exists()
     assert "unreachable" in proc.stderr and dead in proc.stderr
@@ -125,7 +125,7 @@ def test_a_whole_room_by_multicast_with_a_dead_poste_then_resumed(room, tmp_path
     proc = reimage(room, second)
     assert proc.returncode == 0, proc.stderr[-4000:]
     by_host = {p["host"]: p for p in json.loads((second / "record.json").read_text())["postes"]}
-    assert by_host[dead]["status"] == "done"
+    assert by_host[dead]["status"] == "staged"
     assert all(by_host[h]["status"] == "already current" for h in alive)
 
 
@@ -134,7 +134,7 @@ def test_a_room_without_multicast_is_served_over_http(room, tmp_path):
     proc = reimage(room, report, "--no-multicast", "--force", "--full")
     assert proc.returncode == 0, proc.stderr[-4000:]
     postes = json.loads((report / "record.json").read_text())["postes"]
-    assert {(p["status"], p["method"]) for p in postes} == {("done", "http")}, postes
+    assert {(p["status"], p["method"]) for p in postes} == {("staged", "http")}, postes
     size = (room["master"] / "rootfs.squashfs").stat().st_size
     assert all(p["bytes"] == size for p in postes)
     for host in POSTES:
@@ -153,13 +153,13 @@ def test_a_tampered_image_or_signature_is_refused(room):
     ):
         bad = f"/srv/socle/masters/tampered-{name}"
         sh(SERVEUR, f"rm -rf {bad} && cp -r {cache} {bad} && cd {bad} && {damage}")
-        rc, out = slot_json(poste, "receive", "--version", "tampered", "--force", "--no-delta",
+        rc, out = slot_json(poste, "receive", "--version", room["version"], "--force", "--no-delta",
                             "--base-url", f"http://{room['address']}/socle/masters/tampered-{name}")  # fmt: skip
         assert rc == 3 and out["result"] == "refused", out
         expected = "does not match SHA256SUMS" if name == "image" else "signature of SHA256SUMS does not verify"
         assert expected in out["reason"]
         after = slot_json(poste, "status")[1]
-        assert after["active"] == before["active"] and after["boot_entry"] == before["boot_entry"]
+        assert after["active"] == before["active"] and after["order"] == before["order"]
 
 
 def test_a_transfer_killed_midway_leaves_the_active_slot_and_resumes(room):
@@ -167,13 +167,13 @@ def test_a_transfer_killed_midway_leaves_the_active_slot_and_resumes(room):
     before = slot_json(poste, "status")[1]
     url = f"http://{room['address']}/socle/masters/{room['version'][:9]}/ci/{room['version']}"
     # HTTP is capped at 25 MB/s: after one second the image is far from complete
-    sh(poste, f"timeout -s KILL 1 /usr/local/sbin/socle-slot receive --version again --force --no-delta "
+    sh(poste, f"timeout -s KILL 1 /usr/local/sbin/socle-slot receive --version {room['version']} --force --no-delta "
        f"--base-url {url}", check=False)  # fmt: skip
     middle = slot_json(poste, "status")[1]
     target = "A" if before["active"] == "B" else "B"
     assert 0 < middle["slots"][target]["partial_bytes"] < (room["master"] / "rootfs.squashfs").stat().st_size
-    assert middle["active"] == before["active"] and middle["boot_entry"] == before["boot_entry"]
-    rc, out = slot_json(poste, "receive", "--version", "again", "--force", "--no-delta", "--base-url", url)
+    assert middle["active"] == before["active"] and middle["order"] == before["order"]
+    rc, out = slot_json(poste, "receive", "--version", room["version"], "--force", "--no-delta", "--base-url", url)
     assert rc == 0 and out["result"] == "done" and out["method"] == "http", out
     assert out["bytes"] < (room["master"] / "rootfs.squashfs").stat().st_size  # resumed, not restarted
     assert slot_json(poste, "status")[1]["active"] == target
@@ -184,8 +184,9 @@ def test_reset_schedules_a_pristine_boot(room, tmp_path):
                       "--inventory", str(room["region"]), "--report", str(tmp_path / "reset"))  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     record = json.loads((tmp_path / "reset" / "record.json").read_text())
-    assert {p["status"] for p in record["postes"]} == {"reset scheduled"}
-    assert "set socle_overlay=wipe" in sh(POSTES[2], "cat /boot/socle/slot.cfg").stdout
+    assert {p["status"] for p in record["postes"]} == {"staged"}  # --reboot no: at the next boot
+    active = slot_json(POSTES[2], "status")[1]["active"]
+    assert sh(POSTES[2], f"test -e /var/lib/socle/data/reset-{active}", check=False).returncode == 0
 
 
 def test_a_patch_release_reaches_the_room_through_reimage(room, ci_master: CiMaster, tmp_path):

@@ -20,11 +20,10 @@ def test_identity_recorded(master):
 
 def test_generalised(host):
     # The image ships no machine-id and no SSH host keys (checked on the image by build-master);
-    # a booted copy gets its own at first boot.
+    # a booted copy gets its own at first boot, its host key in the identity folder (management role).
     assert host.file("/etc/machine-id").content_string.strip() != ""
-    if host.package("openssh-server").is_installed:
-        assert host.file("/etc/ssh/ssh_host_ed25519_key").exists
-        assert host.service("ssh").is_running
+    assert host.file("/var/lib/socle/data/identity/ssh_host_ed25519_key").mode == 0o600
+    assert host.service("ssh").is_running
     assert not host.file("/root/.bash_history").exists
     assert not host.file("/root/.ansible").exists, "the build's Ansible working folder stays in the build"
     assert host.run("find /var/lib/apt/lists -name '*_Packages*'").stdout.strip() == ""
@@ -78,3 +77,16 @@ def test_image_cache_ready(host):
     assert host.file("/etc/nginx/sites-enabled/socle-images").is_symlink
     assert host.run("nginx -t").rc == 0
     assert host.service("nginx").is_enabled
+
+
+def test_managed_by_key_only(host):
+    """The management account: the controller's key, sudo without password, no password of its own."""
+    record = json.loads(host.file("/etc/socle/master.json").content_string)
+    account = record.get("management_account", "ansible")
+    shadow = host.run(f"getent shadow {account}").stdout.split(":")
+    assert shadow[1].startswith("!"), f"{account} must have no usable password"
+    keys = host.file(f"/home/{account}/.ssh/authorized_keys").content_string.split("\n")
+    assert [k for k in keys if k.startswith("ssh-")], "no controller key authorised"
+    assert host.run(f"sudo -n -u {account} sudo -n true").rc == 0
+    effective = host.check_output("/usr/sbin/sshd -T").lower().splitlines()
+    assert "hostkey /var/lib/socle/data/identity/ssh_host_ed25519_key" in effective

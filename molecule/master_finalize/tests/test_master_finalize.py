@@ -7,12 +7,6 @@ def test_host_identity_is_gone(host):
     assert not host.file("/var/lib/dbus/machine-id").exists
 
 
-def test_first_boot_generates_ssh_host_keys(host):
-    unit = host.file("/etc/systemd/system/multi-user.target.wants/socle-ssh-host-keys.service")
-    assert unit.is_symlink and unit.linked_to == "/etc/systemd/system/socle-ssh-host-keys.service"
-    assert "ssh-keygen -A" in host.file("/etc/systemd/system/socle-ssh-host-keys.service").content_string
-
-
 def test_build_time_settings_caches_and_history_are_removed(host):
     for path in ("/etc/dpkg/dpkg.cfg.d/99mmdebstrap", "/root/.bash_history"):
         assert not host.file(path).exists, path

@@ -108,7 +108,8 @@ def _pipeline(ctx: LinuxContext, lock: dict[str, Any] | None) -> dict[str, Any]:
             spec.lock_path.write_text(json.dumps(lock_data, indent=1, sort_keys=True) + "\n")
             console.print(f"  wrote {rel(spec.lock_path)} ({len(pkgs)} packages)")
     with step(ctx, "generalise (master_finalize)"):
-        manifest_in_image = {"profile": spec.profile, "version": ctx.version, "school_year": spec.year}
+        manifest_in_image = {"profile": spec.profile, "version": ctx.version, "school_year": spec.year,
+                             "serial": store.serial_of(ctx.version), "management_account": spec.management_account}
         run(
             ["podman", "exec", "-i", ctx.container, "sh", "-c",
              "mkdir -p /etc/socle && cat > /etc/socle/master.json"],
@@ -129,6 +130,8 @@ def _pipeline(ctx: LinuxContext, lock: dict[str, Any] | None) -> dict[str, Any]:
         sbom = capture.sbom(ctx, pkgs)
         (ctx.staging / "sbom.cdx.json").write_text(json.dumps(sbom, indent=2, sort_keys=True) + "\n")
         produced["sbom.cdx.json"] = "sbom.cdx.json"
+        produced["release.json"] = store.write_release(ctx.staging, profile=spec.profile, version=ctx.version,
+                                                       school_year=spec.year)  # fmt: skip
         artefacts = store.write_sums(ctx.staging, produced)
     with step(ctx, "sign (OpenPGP, SHA256SUMS.asc)"):
         signature = sign(ctx)

@@ -17,7 +17,7 @@ from socle import __version__
 from socle.build import rootfs
 from socle.build.pipeline import BuildContext, console, hash_files
 from socle.catalogue import selection
-from socle.core import playbook, signing
+from socle.core import playbook, signing, sshid
 from socle.core.errors import SocleError
 from socle.core.paths import ROOT
 from socle.registry.specs import MasterSpec
@@ -233,6 +233,9 @@ def configure(ctx: LinuxContext, start: str, selection: list[dict[str, str]], *,
         extra["branding_defaults"] = spec.data["branding"]
     if any(r["name"] == "reimage_client" for r in roles):
         extra["reimage_client_trusted_key"] = signing.public_key()
+    if any(r["name"] == "management" for r in roles):
+        extra["management_account"] = spec.management_account
+        extra["management_authorized_keys"] = [sshid.controller_public()]
     book = write_playbook(ctx, roles, "Configure master", extra)
     if upgrade:
         append_upgrade(book)

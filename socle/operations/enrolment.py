@@ -1,0 +1,74 @@
+"""Enrolment: the moment a freshly installed poste's host key becomes trusted (docs/install.md).
+
+The installer leaves the poste with a new host key on its persistent partition. Inside the window
+`invoke install` armed (these MACs only, for a bounded time), the controller connects once with
+``StrictHostKeyChecking=accept-new`` into this run's own known_hosts, reads the host key the
+connection presented, signs it with the Région's SSH host CA for the poste's inventory name, and
+installs the certificate. From then on every controller verifies the poste through the CA, and a
+reimage or a reset keeps the key (and so the certificate).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from socle.core import sshid
+
+IDENTITY = "/var/lib/socle/data/identity/ssh_host_ed25519_key"
+
+
+@dataclass
+class Enrolled:
+    host: str
+    ok: bool
+    detail: str
+
+
+def _ssh(account: str, address: str, alias: str, options: list[str], command: str,
+         stdin: str | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    cmd = ["ssh", "-i", str(sshid.controller_key()), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+           "-o", "ConnectTimeout=20", "-o", f"HostKeyAlias={alias}", *options, f"{account}@{address}", command]  # fmt: skip
+    return subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=120,
+                          stdin=None if stdin is not None else subprocess.DEVNULL)  # fmt: skip
+
+
+def _presented(known_hosts: Path, alias: str) -> str:
+    """The key the first connection recorded for ``alias`` (type and base64; the file may be hashed)."""
+    found = subprocess.run(["ssh-keygen", "-F", alias, "-f", str(known_hosts)], capture_output=True, text=True)
+    for line in found.stdout.splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and not line.startswith("#"):
+            return f"{fields[1]} {fields[2]}"
+    return ""
+
+
+def enrol(host: str, address: str, account: str, run_dir: Path) -> Enrolled:
+    """Sign the host key ``host`` presents at ``address`` and install the certificate on it."""
+    tofu = run_dir / "known_hosts.enrolment"
+    first = ["-o", "StrictHostKeyChecking=accept-new", "-o", f"UserKnownHostsFile={tofu}"]
+    pub = _ssh(account, address, host, first, f"sudo cat {IDENTITY}.pub")
+    if pub.returncode != 0:
+        return Enrolled(host, False, f"cannot read the host key: {pub.stderr.strip()[-300:]}")
+    presented = _presented(tofu, host)
+    offered = " ".join(pub.stdout.split()[:2])
+    if not presented or presented != offered:
+        return Enrolled(host, False, "the key the connection presented is not the poste's identity key")
+    cert = sshid.sign_host_key(offered, host, run_dir / "certs")
+    pinned = ["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={tofu}"]
+    put = _ssh(account, address, host, pinned,
+               f"sudo tee {IDENTITY}-cert.pub >/dev/null && sudo systemctl reload ssh", stdin=cert + "\n")  # fmt: skip
+    if put.returncode != 0:
+        return Enrolled(host, False, f"cannot install the certificate: {put.stderr.strip()[-300:]}")
+    # the proof: the poste now passes the check every controller makes (the CA only, strict)
+    strict = ["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={sshid.known_hosts()}"]
+    for _ in range(10):  # sshd re-executes on reload: its port is closed for a moment
+        check = _ssh(account, address, host, strict, "true")
+        if check.returncode == 0 or "Connection refused" not in check.stderr:
+            break
+        time.sleep(1)
+    if check.returncode != 0:
+        return Enrolled(host, False, f"the certificate does not verify: {check.stderr.strip()[-300:]}")
+    return Enrolled(host, True, f"host certificate for {host} ({offered.split()[0]})")

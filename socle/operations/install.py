@@ -1,0 +1,167 @@
+"""First install of a salle's postes (issue #17): blank poste → installed → managed over SSH.
+
+The controller stages the signed master on the lycée serveur and arms its PXE for the inventory's
+MACs of the chosen postes, for a bounded window (playbooks/install.yml). The CMIL powers the postes
+on; each installs itself and reboots into slot A. The controller waits for each poste's SSH, enrols
+its host key (socle.operations.enrolment), reads what it installed and disarms its MAC
+(playbooks/install-done.yml), then writes the intervention record, like a reimage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import socket
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from socle.core import playbook
+from socle.core.clock import run_id, utc_stamp
+from socle.core.errors import SocleError
+from socle.core.identity import who
+from socle.core.paths import ROOT
+from socle.inventory.model import DEFAULT_REGION
+from socle.operations import enrolment
+from socle.operations.reimage import find_salle, master_source, served_files
+from socle.registry import specs
+
+#: Longest arming window: one morning or one afternoon (the serveur refuses more than 8 h)
+MAX_WINDOW_MINUTES = 240
+
+
+@dataclass
+class Installed:
+    host: str
+    status: str  # installed | not installed | not enrolled | failed
+    detail: str = ""
+    seconds: float | None = None
+
+
+def _ssh_up(address: str) -> bool:
+    try:
+        with socket.create_connection((address, 22), timeout=3) as conn:
+            conn.settimeout(5)
+            return conn.recv(4).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+def install_salle(
+    *, etab: str, salle: str, postes: list[str] | None = None, window: int = 60, region: Path | None = None,
+    report: Path | None = None,
+) -> tuple[list[Installed], Path]:  # fmt: skip
+    """Arm the serveur for the postes' MACs, wait for each install, enrol, disarm, record."""
+    if not 1 <= window <= MAX_WINDOW_MINUTES:
+        raise SocleError(f"--window {window}: the arming window is 1 to {MAX_WINDOW_MINUTES} minutes",
+                         hint="arm again for the postes not installed in time")  # fmt: skip
+    region = region or DEFAULT_REGION
+    room = find_salle(region, etab, salle)
+    chosen = postes or room.postes
+    unknown = sorted(set(chosen) - set(room.postes))
+    if unknown:
+        raise SocleError(f"no poste {', '.join(unknown)} in salle {salle}", hint=f"postes: {', '.join(room.postes)}")
+    missing_mac = [h for h in chosen if not room.macs.get(h)]
+    if missing_mac:
+        raise SocleError(f"no MAC in the inventory for {', '.join(missing_mac)}: PXE arms MACs only",
+                         hint="add each poste's mac: in the établissement file")  # fmt: skip
+    manifest, folder = master_source(room.profile)
+    rel = f"{manifest['school_year']}/{room.profile}/{manifest['version']}"
+    started = dt.datetime.now(dt.UTC)
+    report = report or ROOT / "reports" / "install" / run_id(started)
+    raw = report / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    extra: dict[str, Any] = {
+        "socle_reimage_serveur": room.serveur, "socle_reimage_postes": ",".join(chosen),
+        "socle_reimage_source": str(folder), "socle_reimage_files": served_files(folder), "socle_reimage_rel": rel,
+        "socle_reimage_version": manifest["version"], "socle_install_window_minutes": window,
+        "socle_install_serveur_address": room.serveur_address, "socle_install_macs": [room.macs[h] for h in chosen],
+    }  # fmt: skip
+    (report / "extra-vars.json").write_text(json.dumps(extra, indent=2))
+    console = Console(stderr=True)
+    t0 = time.monotonic()
+    with console.status(f"install {manifest['version']}: arming {room.serveur} for {len(chosen)} postes"):
+        rc = playbook.operation(ROOT / "playbooks" / "install.yml", region, results=raw / "arm", log=report / "arm.log",
+                                forks=10, args=["-e", f"@{report / 'extra-vars.json'}"])  # fmt: skip
+    armed = _load(raw / "arm" / f"{room.serveur}.json")
+    if rc != 0 or not armed or armed.get("status") != "ok":
+        raise SocleError(f"the serveur {room.serveur} could not be armed", where=str(report / "arm.log"),
+                         hint="see the log; nothing was installed")  # fmt: skip
+    console.print(f"armed for {window} min: power the postes of {salle} on (network boot when the disk is blank)")
+    account = specs.load_spec(room.profile, manifest["school_year"]).management_account
+    outcomes = _wait_and_enrol(room, chosen, account, window, report, console, t0)
+    done = [o.host for o in outcomes if o.status == "installed"]
+    if done:
+        extra.update(socle_reimage_postes=",".join(done), socle_install_macs=[room.macs[h] for h in done])
+        (report / "extra-vars.json").write_text(json.dumps(extra, indent=2))
+        playbook.operation(ROOT / "playbooks" / "install-done.yml", region, results=raw / "done",
+                           log=report / "done.log", forks=max(10, len(done) + 1),
+                           args=["-e", f"@{report / 'extra-vars.json'}"])  # fmt: skip
+        for o in outcomes:
+            snap = _load(raw / "done" / f"{o.host}.json") or {}
+            rec = snap.get("record") or {}
+            status = rec.get("status") or {}
+            if o.status == "installed" and not (status.get("booted") == "A" and (status.get("last_boot") or {}).get("healthy")):
+                o.status, o.detail = "failed", f"installed, but slot A did not report a healthy boot: {status}"
+            elif o.status == "installed":
+                o.detail += f"; slot A {status['slots']['A']['version']}, healthy boot"
+    record = {
+        "run": report.name, "operation": "install", "who": who(), "started": utc_stamp(started),
+        "duration_s": round(time.monotonic() - t0, 1), "uai": room.uai, "school": room.school, "salle": salle,
+        "profile": room.profile, "master": manifest["version"], "serveur": room.serveur, "window_minutes": window,
+        "outcome": "success" if all(o.status == "installed" for o in outcomes) else "incomplete",
+        "postes": [asdict(o) for o in outcomes],
+    }  # fmt: skip
+    (report / "record.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    with (report.parent / "interventions.jsonl").open("a") as fh:
+        fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+    return outcomes, report
+
+
+def _wait_and_enrol(room: Any, chosen: list[str], account: str, window: int, report: Path, console: Console,
+                    t0: float) -> list[Installed]:  # fmt: skip
+    """Each poste's SSH answers once it rebooted installed: enrol it then (inside the armed window)."""
+    deadline = t0 + window * 60
+    waiting = {h: room.addresses[h] for h in chosen}
+    outcomes: dict[str, Installed] = {}
+    with console.status("") as status:
+        while waiting and time.monotonic() < deadline:
+            status.update(f"waiting for {len(waiting)} postes to install ({', '.join(sorted(waiting))})")
+            for host, address in sorted(waiting.items()):
+                if _ssh_up(address):
+                    enrolled = enrolment.enrol(host, address, account, report)
+                    outcomes[host] = Installed(host, "installed" if enrolled.ok else "not enrolled", enrolled.detail,
+                                               round(time.monotonic() - t0, 1))  # fmt: skip
+                    del waiting[host]
+            time.sleep(5)
+    for host in waiting:
+        outcomes[host] = Installed(host, "not installed", f"no SSH within the {window} min window")
+    return [outcomes[h] for h in chosen]
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+STYLE = {"installed": "green", "not installed": "red", "not enrolled": "bold red", "failed": "bold red"}
+
+
+def show(outcomes: list[Installed], report: Path) -> None:
+    console = Console(stderr=True)
+    rec = json.loads((report / "record.json").read_text())
+    table = Table(title=f"install {rec['uai']} / {rec['salle']} → {rec['master']} ({rec['duration_s']} s)")
+    for col in ("poste", "result", "seconds", "detail"):
+        table.add_column(col, overflow="fold")
+    for o in outcomes:
+        table.add_row(o.host, f"[{STYLE[o.status]}]{o.status}[/]", "" if o.seconds is None else f"{o.seconds:.0f}",
+                      o.detail)  # fmt: skip
+    console.print(table)
+    console.print(f"intervention record: {report}/record.json", markup=False)
+
+
+def failed(outcomes: list[Installed]) -> bool:
+    return any(o.status != "installed" for o in outcomes)
