@@ -271,5 +271,5 @@ catalogue = Collection("catalogue", catalogue_check, catalogue_diff, catalogue_r
 inventory = Collection("inventory", inventory_check, inventory_generate, inventory_import)
 calendar = Collection("calendar", calendar_import)
 ns = Collection(
-    setup, build_master, reimage, patch, conformity, admin_password, lint, test, catalogue, inventory, calendar
+    setup, build_master, install, reimage, patch, conformity, admin_password, lint, test, catalogue, inventory, calendar
 )

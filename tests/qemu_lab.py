@@ -73,7 +73,7 @@ class Lab:
     def dhcp(self) -> None:
         """The lycée's DHCP server (not socle's, not on the serveur: its own namespace on the bridge),
         with fixed addresses for the postes' MACs. The serveur answers PXE alone, as proxy-DHCP."""
-        hosts = [f"--dhcp-host={vm.mac},{vm.ip},{vm.name}" for vm in self.vms.values()]
+        hosts = [f"--dhcp-host={vm.mac},id:*,{vm.ip},{vm.name}" for vm in self.vms.values()]
         sh("ip", "netns", "add", f"{self.ns}-dhcp")
         self.ip("link", "add", "dhcp0", "type", "veth", "peer", "name", "eth0", "netns", f"{self.ns}-dhcp")
         self.ip("link", "set", "dhcp0", "master", "br0")
@@ -84,10 +84,16 @@ class Lab:
            f"--dhcp-range={SUBNET}.100,{SUBNET}.150,12h", f"--pid-file={self.work / 'dnsmasq.pid'}",
            "--dhcp-authoritative", f"--dhcp-leasefile={self.work / 'leases'}", *hosts)  # fmt: skip
 
+    def controller(self) -> list[str]:
+        """The prefix that runs a controller command in the lab's network: only the network namespace
+        changes (``ip netns exec`` would also remount /sys, and podman, which reaches the serveur
+        container, needs the host's cgroups)."""
+        return ["nsenter", f"--net=/run/netns/{self.ns}"]
+
     def run(self, *cmd: str, **kw) -> subprocess.CompletedProcess[str]:
         """A controller command inside the lab's network (ssh, ansible-playbook, invoke)."""
-        return subprocess.run(["ip", "netns", "exec", self.ns, *cmd], capture_output=True, text=True,
-                              stdin=subprocess.DEVNULL, **kw)  # fmt: skip
+        return subprocess.run([*self.controller(), *cmd], capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                              **kw)  # fmt: skip
 
     def down(self) -> None:
         for vm in self.vms.values():

@@ -145,6 +145,16 @@ def patch_history(path="/var/lib/socle/patch-history.jsonl", keep=200):
     return out
 
 
+def slots():
+    """The poste's slots and boot state (socle-slot status): which slot booted, and whether GRUB fell
+    back from a newer one that did not boot healthy."""
+    out = _run(["/usr/local/sbin/socle-slot", "status"])
+    try:
+        return json.loads(out) if out else None
+    except ValueError:
+        return None
+
+
 def disk():
     usage = shutil.disk_usage("/")
     return {"total_mb": usage.total // 2**20, "free_mb": usage.free // 2**20}
@@ -186,6 +196,7 @@ def main():
             "root_password": root_password_state(),
         },
         "timesync": timesync(),
+        "slots": slots(),
         "disk": disk(),
         "updates": pending_updates(),
         "last_patch": last_patch(),

@@ -65,6 +65,8 @@ def test(*, heavy: bool = False, quick: bool = False, keyword: str | None = None
     if keyword:
         args += ["-k", keyword]
     env = _venv_env()
+    if heavy:  # the virtual salle in QEMU (tests/integration/test_salle_qemu.py): two postes, not one
+        env.setdefault("SOCLE_QEMU_POSTES", "2")
     if not quick:
         system.require()
         env["SOCLE_TEST_IMAGE"] = rootfs.test_image()

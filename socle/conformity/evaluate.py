@@ -56,6 +56,11 @@ def evaluate(
             drifts.append(
                 Drift("master", "version", "not on the current master", manifest["version"], ident.get("version"))
             )
+        fell_back = fallback(snap.get("slots"))
+        if fell_back:
+            drifts.append(Drift("master", "fallback", f"slot {fell_back['slot']} did not boot healthy: the poste "
+                                "fell back to its previous master", fell_back.get("version"),
+                                ident.get("version")))  # fmt: skip
         reference = {n: p["version"] for n, p in manifest["packages"].items()}
         unknown = sorted(set(installed) - set(reference))
         for name in unknown:
@@ -133,6 +138,14 @@ def _disk_and_updates(snap: dict[str, Any], drifts: list[Drift]) -> None:
     if updates.get("known") and updates.get("security"):
         drifts.append(Drift("health", "security-updates", f"{len(updates['security'])} security update(s) pending", 0,
                             len(updates["security"])))  # fmt: skip
+
+
+def fallback(slots: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The slot this boot fell back from (GRUB's boot counting), or None."""
+    last = (slots or {}).get("last_boot") or {}
+    if last.get("fell_back_from") and last.get("boot_id") == (slots or {}).get("boot_id"):
+        return dict(last["fell_back_from"])
+    return None
 
 
 def control(rules: dict[str, Any], switch: str, what: str, key: str = "") -> str:

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from socle.core.errors import StepFailed
 from socle.core import sshid
+from socle.core.errors import StepFailed
 from socle.core.paths import ROOT
 
 
@@ -38,8 +38,12 @@ def operation(
 
     Returns ansible-playbook's exit code: per-host outcomes are in ``results``, the full output in ``log``.
     """
-    env = _env(ANSIBLE_CALLBACKS_ENABLED="socle_snapshots", SOCLE_CONFORMITY_RAW=str(results), ANSIBLE_FORKS=str(forks),
-               **sshid.ansible_env())
+    env = _env(
+        ANSIBLE_CALLBACKS_ENABLED="socle_snapshots",
+        SOCLE_CONFORMITY_RAW=str(results),
+        ANSIBLE_FORKS=str(forks),
+        **sshid.ansible_env(),
+    )
     if quiet:
         env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.builtin.null"
     results.mkdir(parents=True, exist_ok=True)

@@ -67,33 +67,36 @@ def _configured(variable: str) -> Path | None:
     return path
 
 
-def controller_key() -> Path:
-    """The private key the controller connects with (as the management account)."""
-    configured = _configured("SOCLE_SSH_KEY")
+def _identity(variable: str, name: str, what: str) -> Path:
+    """The private key ``variable`` names, else the development one (generated once, announced)."""
+    configured = _configured(variable)
     if configured:
         return configured
-    _say_dev("controller key")
-    return _dev_key("controller", "socle development controller key (not for production)")
+    _say_dev(what)
+    return _dev_key(name, f"socle development {what} (not for production)")
+
+
+def _public(key: Path) -> str:
+    return key.with_name(key.name + ".pub").read_text().strip()
+
+
+def controller_key() -> Path:
+    """The private key the controller connects with (as the management account)."""
+    return _identity("SOCLE_SSH_KEY", "controller", "controller key")
 
 
 def controller_public() -> str:
     """The public key masters authorise for the management account."""
-    key = controller_key()
-    return key.with_name(key.name + ".pub").read_text().strip()
+    return _public(controller_key())
 
 
 def host_ca() -> Path:
     """The private key of the Région's SSH host certificate authority."""
-    configured = _configured("SOCLE_SSH_CA")
-    if configured:
-        return configured
-    _say_dev("SSH host CA")
-    return _dev_key("host-ca", "socle development SSH host CA (not for production)")
+    return _identity("SOCLE_SSH_CA", "host-ca", "SSH host CA")
 
 
 def host_ca_public() -> str:
-    ca = host_ca()
-    return ca.with_name(ca.name + ".pub").read_text().strip()
+    return _public(host_ca())
 
 
 def sign_host_key(public_key: str, hostname: str, workdir: Path) -> str:

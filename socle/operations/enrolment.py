@@ -25,12 +25,14 @@ class Enrolled:
     host: str
     ok: bool
     detail: str
+    retry: bool = False  # the poste answered, but not yet from its disk: ask again later
 
 
 def _ssh(account: str, address: str, alias: str, options: list[str], command: str,
          stdin: str | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
     cmd = ["ssh", "-i", str(sshid.controller_key()), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
-           "-o", "ConnectTimeout=20", "-o", f"HostKeyAlias={alias}", *options, f"{account}@{address}", command]  # fmt: skip
+           "-o", "ConnectTimeout=20", "-o", f"HostKeyAlias={alias}", *options, f"{account}@{address}",
+           command]  # fmt: skip
     return subprocess.run(cmd, input=stdin, capture_output=True, text=True, timeout=120,
                           stdin=None if stdin is not None else subprocess.DEVNULL)  # fmt: skip
 
@@ -49,7 +51,9 @@ def enrol(host: str, address: str, account: str, run_dir: Path) -> Enrolled:
     """Sign the host key ``host`` presents at ``address`` and install the certificate on it."""
     tofu = run_dir / "known_hosts.enrolment"
     first = ["-o", "StrictHostKeyChecking=accept-new", "-o", f"UserKnownHostsFile={tofu}"]
-    pub = _ssh(account, address, host, first, f"sudo cat {IDENTITY}.pub")
+    pub = _ssh(account, address, host, first, f"grep -q socle.slot= /proc/cmdline || exit 10; sudo cat {IDENTITY}.pub")
+    if pub.returncode == 10:
+        return Enrolled(host, False, "not booted from its disk yet", retry=True)
     if pub.returncode != 0:
         return Enrolled(host, False, f"cannot read the host key: {pub.stderr.strip()[-300:]}")
     presented = _presented(tofu, host)

@@ -105,7 +105,8 @@ def install_salle(
             snap = _load(raw / "done" / f"{o.host}.json") or {}
             rec = snap.get("record") or {}
             status = rec.get("status") or {}
-            if o.status == "installed" and not (status.get("booted") == "A" and (status.get("last_boot") or {}).get("healthy")):
+            healthy = status.get("booted") == "A" and (status.get("last_boot") or {}).get("healthy")
+            if o.status == "installed" and not healthy:
                 o.status, o.detail = "failed", f"installed, but slot A did not report a healthy boot: {status}"
             elif o.status == "installed":
                 o.detail += f"; slot A {status['slots']['A']['version']}, healthy boot"
@@ -134,6 +135,8 @@ def _wait_and_enrol(room: Any, chosen: list[str], account: str, window: int, rep
             for host, address in sorted(waiting.items()):
                 if _ssh_up(address):
                     enrolled = enrolment.enrol(host, address, account, report)
+                    if enrolled.retry:
+                        continue
                     outcomes[host] = Installed(host, "installed" if enrolled.ok else "not enrolled", enrolled.detail,
                                                round(time.monotonic() - t0, 1))  # fmt: skip
                     del waiting[host]

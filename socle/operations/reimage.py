@@ -52,6 +52,7 @@ class PosteOutcome:
     method: str = ""
     seconds: float | None = None
     bytes: int | None = None
+    boot: dict[str, Any] | None = None  # the slot that came up, healthy or not, and any fallback
 
 
 def find_salle(region: Path, etab: str, salle: str) -> Salle:
@@ -153,7 +154,7 @@ def restore_salle(
             "socle_reimage_files": served_files(folder),
             "socle_reimage_rel": rel,
             "socle_reimage_version": manifest["version"],
-            "socle_reimage_sha256": manifest["artefacts"]["rootfs.squashfs"]["sha256"],
+            "socle_reimage_sums_sha256": store.sha256_file(folder / "SHA256SUMS"),
             "socle_reimage_rollback": rollback,
             "socle_reimage_base_url": f"http://{room.serveur_address}/socle/masters/{rel}",
             "socle_reimage_force": force,
@@ -210,8 +211,10 @@ def _outcome(host: str, raw: dict[str, Any] | None, serveur: dict[str, Any] | No
         return PosteOutcome(host, "refused", str(rec.get("reason", ""))[:400])
     status, detail = judge_boot(rec)
     if raw.get("status") == "ok" and status:
-        return PosteOutcome(host, status, detail, rec.get("method", ""), rec.get("seconds"), rec.get("bytes"))
-    return PosteOutcome(host, "failed", str(rec.get("reason") or raw.get("reason") or detail)[:400])
+        return PosteOutcome(host, status, detail, rec.get("method", ""), rec.get("seconds"), rec.get("bytes"),
+                            rec.get("boot"))  # fmt: skip
+    return PosteOutcome(host, "failed", str(rec.get("reason") or raw.get("reason") or detail)[:400],
+                        boot=rec.get("boot"))  # fmt: skip
 
 
 def judge_boot(rec: dict[str, Any]) -> tuple[str, str]:

@@ -108,8 +108,13 @@ def _pipeline(ctx: LinuxContext, lock: dict[str, Any] | None) -> dict[str, Any]:
             spec.lock_path.write_text(json.dumps(lock_data, indent=1, sort_keys=True) + "\n")
             console.print(f"  wrote {rel(spec.lock_path)} ({len(pkgs)} packages)")
     with step(ctx, "generalise (master_finalize)"):
-        manifest_in_image = {"profile": spec.profile, "version": ctx.version, "school_year": spec.year,
-                             "serial": store.serial_of(ctx.version), "management_account": spec.management_account}
+        manifest_in_image = {
+            "profile": spec.profile,
+            "version": ctx.version,
+            "school_year": spec.year,
+            "serial": store.serial_of(ctx.version),
+            "management_account": spec.management_account,
+        }
         run(
             ["podman", "exec", "-i", ctx.container, "sh", "-c",
              "mkdir -p /etc/socle && cat > /etc/socle/master.json"],

@@ -1,0 +1,31 @@
+"""The pxe role: iPXE in the TFTP root, socle-pxe, a proxy-DHCP unit that nothing starts at boot, and
+arming that refuses what a script must not receive. (Arming for real, with a poste that PXE-boots,
+is tests/integration/test_salle_qemu.py.)"""
+
+import json
+
+
+def test_ipxe_is_served_and_nothing_is_armed(host):
+    assert host.file("/srv/socle/tftp/snponly.efi").size > 10000
+    status = json.loads(host.check_output("/usr/local/sbin/socle-pxe status"))
+    assert status["postes"] == {} and status["running"] is False
+    assert not host.service("socle-pxe").is_enabled
+
+
+def test_arming_refuses_hostile_arguments(host):
+    for args in ("--poste 'zz:zz,2026-2027/ci/2026-2027.0,2026-2027.0'",
+                 "--poste '52:54:00:00:00:01,../../etc,x'",
+                 "--poste '52:54:00:00:00:01,2026-2027/ci/2026-2027.0,2026-2027.0' --kernel-args 'a;reboot'",
+                 "--poste '52:54:00:00:00:01,2026-2027/ci/2026-2027.0,2026-2027.0' --window 100000"):
+        proc = host.run(f"/usr/local/sbin/socle-pxe arm --window 5 --base-url http://10.0.0.1 {args}")
+        assert proc.rc != 0, args
+    assert host.run("ls /srv/socle/pxe/").stdout.strip() == ""
+
+
+def test_a_proxy_dhcp_that_cannot_start_leaves_nothing_armed(host):
+    # this container has no NET_ADMIN: dnsmasq cannot bind, and the MAC must not stay armed
+    proc = host.run("/usr/local/sbin/socle-pxe arm --window 5 --base-url http://10.0.0.1 "
+                    "--poste 52:54:00:00:00:01,2026-2027/ci/2026-2027.0,2026-2027.0")
+    out = json.loads(proc.stdout)
+    assert proc.rc == 1 and "did not start" in out["reason"], out
+    assert not host.file("/srv/socle/pxe/mac-52-54-00-00-00-01.ipxe").exists
