@@ -9,7 +9,8 @@ def test_ipxe_is_served_and_nothing_is_armed(host):
     assert host.file("/srv/socle/tftp/snponly.efi").size > 10000
     status = json.loads(host.check_output("/usr/local/sbin/socle-pxe status"))
     assert status["postes"] == {} and status["running"] is False
-    assert not host.service("socle-pxe").is_enabled
+    assert not host.service("socle-pxe").is_running
+    assert "[Install]" not in host.file("/etc/systemd/system/socle-pxe.service").content_string  # never at boot
 
 
 def test_arming_refuses_hostile_arguments(host):
@@ -24,8 +25,10 @@ def test_arming_refuses_hostile_arguments(host):
 
 def test_a_proxy_dhcp_that_cannot_start_leaves_nothing_armed(host):
     # this container has no NET_ADMIN: dnsmasq cannot bind, and the MAC must not stay armed
+    # (arming for real, a poste installed over PXE: tests/integration/test_salle_qemu.py)
     proc = host.run("/usr/local/sbin/socle-pxe arm --window 5 --base-url http://10.0.0.1 "
                     "--poste 52:54:00:00:00:01,2026-2027/ci/2026-2027.0,2026-2027.0")
     out = json.loads(proc.stdout)
     assert proc.rc == 1 and "did not start" in out["reason"], out
     assert not host.file("/srv/socle/pxe/mac-52-54-00-00-00-01.ipxe").exists
+    assert json.loads(host.check_output("/usr/local/sbin/socle-pxe status"))["postes"] == {}
