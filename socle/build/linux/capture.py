@@ -242,6 +242,8 @@ def _export(ctx: LinuxContext, mount: str) -> dict[str, str]:
     produced: dict[str, str] = {}
     leaks = [p for p in ("etc/ssh/ssh_host_ed25519_key", "etc/ssh/ssh_host_rsa_key") if (Path(mount) / p).exists()]
     leaks += [f"{p} is set" for p in ("etc/machine-id", "etc/hostname") if _read(Path(mount) / p).strip()]
+    leaks += [f"{p.relative_to(mount)} is left" for p in Path(mount).glob("var/lib/apt/lists/*_Packages*")]
+    leaks += [f"{p.relative_to(mount)} is left" for p in Path(mount).glob("var/lib/socle/data/identity/ssh_host_*")]
     if leaks:
         raise StepFailed(
             f"the image is not generalised: {', '.join(leaks)}",
