@@ -49,11 +49,11 @@ def build_master(c, profile="poste-linux", year="", update_lock=False, patch=Fal
     }
 )
 @guarded
-def install(c, etab="", salle="", poste="", window=60, inventory="", report=""):
+def install(c, etab="", salle="", poste="", window="60", inventory="", report=""):
     """First install of blank postes from the lycée serveur (PXE armed for their MACs only, for a bounded time)."""
     from socle.cli import operations
 
-    operations.install_salle(etab=etab, salle=salle, poste=poste, window=int(window), inventory=inventory,
+    operations.install_salle(etab=etab, salle=salle, poste=poste, window=window, inventory=inventory,
                              report=report)  # fmt: skip
 
 

@@ -24,12 +24,14 @@ def reimage_salle(*, etab: str, salle: str, reset: bool, force: bool, reboot: st
                          f"to resume; details in {out}/record.json")  # fmt: skip
 
 
-def install_salle(*, etab: str, salle: str, poste: str, window: int, inventory: str, report: str) -> None:
+def install_salle(*, etab: str, salle: str, poste: str, window: str, inventory: str, report: str) -> None:
     if not etab or not salle:
         raise SocleError("say which salle: --etab UAI --salle ROOM", hint="invoke install --etab 0671000Y --salle S101")
+    if not str(window).isdigit():
+        raise SocleError(f"--window {window!r} is not a number of minutes", hint="for example --window 60")
     postes = [p.strip() for p in poste.split(",") if p.strip()] or None
     outcomes, out = install.install_salle(
-        etab=etab, salle=salle, postes=postes, window=window, region=Path(inventory) if inventory else None,
+        etab=etab, salle=salle, postes=postes, window=int(window), region=Path(inventory) if inventory else None,
         report=Path(report) if report else None,
     )  # fmt: skip
     install.show(outcomes, out)
