@@ -27,7 +27,7 @@ from socle.core.identity import who
 from socle.core.paths import ROOT
 from socle.inventory.model import DEFAULT_REGION
 from socle.operations import enrolment
-from socle.operations.reimage import find_salle, master_source, served_files
+from socle.operations.reimage import find_salle, load_raw, master_source, served_files
 from socle.registry import specs
 
 #: Longest arming window: one morning or one afternoon (the serveur refuses more than 8 h)
@@ -87,7 +87,7 @@ def install_salle(
     with console.status(f"install {manifest['version']}: arming {room.serveur} for {len(chosen)} postes"):
         rc = playbook.operation(ROOT / "playbooks" / "install.yml", region, results=raw / "arm", log=report / "arm.log",
                                 forks=10, args=["-e", f"@{report / 'extra-vars.json'}"])  # fmt: skip
-    armed = _load(raw / "arm" / f"{room.serveur}.json")
+    armed = load_raw(raw / "arm" / f"{room.serveur}.json")
     if rc != 0 or not armed or armed.get("status") != "ok":
         raise SocleError(f"the serveur {room.serveur} could not be armed", where=str(report / "arm.log"),
                          hint="see the log; nothing was installed")  # fmt: skip
@@ -102,7 +102,7 @@ def install_salle(
                            log=report / "done.log", forks=max(10, len(done) + 1),
                            args=["-e", f"@{report / 'extra-vars.json'}"])  # fmt: skip
         for o in outcomes:
-            snap = _load(raw / "done" / f"{o.host}.json") or {}
+            snap = load_raw(raw / "done" / f"{o.host}.json") or {}
             rec = snap.get("record") or {}
             status = rec.get("status") or {}
             healthy = status.get("booted") == "A" and (status.get("last_boot") or {}).get("healthy")
@@ -144,10 +144,6 @@ def _wait_and_enrol(room: Any, chosen: list[str], account: str, window: int, rep
     for host in waiting:
         outcomes[host] = Installed(host, "not installed", f"no SSH within the {window} min window")
     return [outcomes[h] for h in chosen]
-
-
-def _load(path: Path) -> dict[str, Any] | None:
-    return json.loads(path.read_text()) if path.exists() else None
 
 
 STYLE = {"installed": "green", "not installed": "red", "not enrolled": "bold red", "failed": "bold red"}

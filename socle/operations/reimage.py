@@ -176,8 +176,8 @@ def restore_salle(
         rc = playbook.operation(book, region, results=raw, log=log, forks=max(forks, len(room.postes) + 1),
                                 args=["-e", f"@{report / 'extra-vars.json'}"])  # fmt: skip
     duration = time.monotonic() - t0
-    serveur_raw = _load(raw / f"{room.serveur}.json")
-    outcomes = [_outcome(h, _load(raw / f"{h}.json"), serveur_raw) for h in room.postes]
+    serveur_raw = load_raw(raw / f"{room.serveur}.json")
+    outcomes = [_outcome(h, load_raw(raw / f"{h}.json"), serveur_raw) for h in room.postes]
     record = {
         "run": run, "operation": "reset" if reset else "reimage", "who": who(),
         "started": utc_stamp(started), "duration_s": round(duration, 1),
@@ -194,7 +194,8 @@ def restore_salle(
     return outcomes, report
 
 
-def _load(path: Path) -> dict[str, Any] | None:
+def load_raw(path: Path) -> dict[str, Any] | None:
+    """One host's result as the socle_snapshots callback wrote it (None when the host has none)."""
     return json.loads(path.read_text()) if path.exists() else None
 
 
