@@ -11,8 +11,10 @@ DOCUMENTATION = """
         (a file named C(socle.yml)) and builds the groups operations target.
       - Groups are C(etab_<uai>), C(salle_<uai>_<room>), C(profile_<profile>), C(discipline_<d>),
         C(academie_<a>), C(type_<t>), C(zone_<z>), C(wave_<w>), C(postes) and C(serveurs).
-      - Validation with located errors is C(invoke inventory.check); this plugin only refuses
-        files it cannot read.
+      - Validation with located errors is C(invoke inventory.check); this plugin refuses files it
+        cannot read, YAML aliases, reserved host names (C(all), C(localhost), group names) and
+        school or salle C(vars) outside the allowlist of the établissement schema (no connection or
+        privilege variable can come from a school file).
     author: socle contributors
     options:
       plugin:
@@ -68,6 +70,45 @@ _MAC_TEMPLATE = trust_as_template("{{ socle_macs[inventory_hostname] }}")
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BAD = re.compile(r"[^a-z0-9_]")
+#: host names that mean something else to Ansible or to this plugin (socle.inventory.model)
+_RESERVED = frozenset({"all", "ungrouped", "localhost", "postes", "serveurs"})
+#: an anchor or an alias may start here; only then are the events scanned (a cheap pre-check)
+_ALIAS_HINT = re.compile(rb"(?:^|[\s\[{,:?-])[&*][^\s,\[\]{}]", re.M)
+_SCHEMA = os.path.join(os.path.dirname(__file__), "..", "..", "socle", "schemas", "etablissement.schema.json")
+_HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_VALUE = re.compile(r"^[A-Za-z0-9._-]{0,64}$")
+_ALLOWED_VARS = None
+
+
+def _allowed_vars():
+    """The variables a school file may set: the établissement schema's allowlist."""
+    global _ALLOWED_VARS
+    if _ALLOWED_VARS is None:
+        with open(_SCHEMA, encoding="utf-8") as fh:
+            _ALLOWED_VARS = frozenset(json.load(fh)["$defs"]["vars"]["properties"])
+    return _ALLOWED_VARS
+
+
+def _checked_vars(variables, where):
+    """School or salle vars, refused unless every name is allowlisted and every value a plain word or number."""
+    if not isinstance(variables, dict):
+        raise AnsibleParserError(f"{where}: vars must be a mapping; run 'invoke inventory.check'")
+    for key, value in variables.items():
+        if key not in _allowed_vars():
+            raise AnsibleParserError(
+                f"{where}: variable {str(key)[:60]!r} cannot be set in a school file (connection, privilege and "
+                "identity settings come from the Région's group_vars); run 'invoke inventory.check'"
+            )
+        if isinstance(value, bool) or not isinstance(value, (str, int)) or not _VALUE.match(str(value)):
+            raise AnsibleParserError(f"{where}: variable {key} has a value that is not a plain word or number")
+    return variables
+
+
+def _host(name, uai):
+    name = str(name)
+    if name in _RESERVED or not _HOSTNAME.match(name):
+        raise AnsibleParserError(f"établissement {uai}: {name[:60]!r} cannot be a host name (invoke inventory.check)")
+    return name
 
 
 def _g(*parts):
@@ -126,7 +167,12 @@ class InventoryModule(BaseInventoryPlugin):
             except (OSError, ValueError):
                 pass
         with open(fpath, "rb") as fh:
-            school = yaml.load(fh, Loader=_LOADER)
+            raw = fh.read()
+        if _ALIAS_HINT.search(raw):  # refused: a few lines of aliases expand into gigabytes
+            for event in yaml.parse(raw, Loader=_LOADER):
+                if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+                    raise AnsibleParserError(f"{fpath}: YAML anchors and aliases are not accepted")
+        school = yaml.load(raw, Loader=_LOADER)
         if cached:
             try:
                 os.makedirs(os.path.dirname(cached), exist_ok=True)
@@ -151,10 +197,10 @@ class InventoryModule(BaseInventoryPlugin):
             ("socle_options", school.get("options") or {}),
         ):
             inv.set_variable(etab, key, value)
-        for key, value in (school.get("vars") or {}).items():
+        for key, value in _checked_vars(school.get("vars") or {}, f"établissement {uai}").items():
             inv.set_variable(etab, key, value)
         for srv in school.get("serveurs") or []:
-            host = srv["hostname"]
+            host = _host(srv["hostname"], uai)
             inv.add_host(host, group="serveurs")
             inv.add_child(etab, host)
             inv.set_variable(host, "socle_role", srv["role"])
@@ -170,7 +216,7 @@ class InventoryModule(BaseInventoryPlugin):
             # its own through socle_mac, templated lazily when a play uses it
             macs = {}
             for poste in salle.get("postes") or []:
-                host = poste["hostname"]
+                host = _host(poste["hostname"], uai)
                 inv.add_host(host, group=sg)
                 macs[host] = poste.get("mac")
                 ip = poste.get("ip")
@@ -185,7 +231,7 @@ class InventoryModule(BaseInventoryPlugin):
                 ("socle_mac", _MAC_TEMPLATE),
             ):
                 inv.set_variable(sg, key, value)
-            for key, value in (salle.get("vars") or {}).items():
+            for key, value in _checked_vars(salle.get("vars") or {}, f"salle {uai}/{room}").items():
                 inv.set_variable(sg, key, value)
             inv.add_child(etab, sg)
             inv.add_child("postes", sg)

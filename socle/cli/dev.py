@@ -44,7 +44,8 @@ def setup() -> None:
 
 def lint() -> None:
     """ruff on the Python code, ansible-lint (production profile) on roles and playbooks."""
-    _step("ruff", [sys.executable, "-m", "ruff", "check", "socle", "tests", "tasks.py", "benchmarks", "plugins"])
+    python_code = ["socle", "tests", "tasks.py", "benchmarks", "plugins", "molecule"]
+    _step("ruff", [sys.executable, "-m", "ruff", "check", *python_code])
     _step("ruff format", [sys.executable, "-m", "ruff", "format", "--check", "socle", "tests", "tasks.py"])
     _step("ansible-lint", ["ansible-lint", "--offline", "--profile", "production"])
 

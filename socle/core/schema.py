@@ -9,6 +9,7 @@ from typing import Any
 
 import jsonschema
 
+from socle.core.files import shorten
 from socle.core.findings import Finding
 from socle.core.yamlio import Document, format_keypath
 
@@ -24,7 +25,8 @@ def _describe(err: jsonschema.ValidationError, doc: Document) -> tuple[str, str]
     if err.validator == "additionalProperties":
         extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
         allowed = ", ".join(sorted(err.schema.get("properties", {})))
-        return f"unknown key(s): {', '.join(extra)}", f"remove or rename; allowed keys here: {allowed}"
+        why = f" ({err.schema['description']})" if "description" in err.schema else ""
+        return f"unknown key(s): {shorten(', '.join(extra))}", f"remove or rename; allowed keys here: {allowed}{why}"
     if err.validator == "required":
         return err.message, "add the missing key (see the schema in socle/schemas/)"
     if err.validator == "type" and path in doc.coerced:
@@ -33,11 +35,12 @@ def _describe(err: jsonschema.ValidationError, doc: Document) -> tuple[str, str]
             f"'{raw}' is read by YAML as {type(err.instance).__name__} {err.instance!r}, not {err.validator_value}",
             f'quote it: "{raw}"',
         )
+    value = shorten(repr(err.instance))
     if err.validator == "enum":
-        return f"{err.instance!r} is not allowed", f"use one of: {', '.join(map(str, err.validator_value))}"
+        return f"{value} is not allowed", f"use one of: {', '.join(map(str, err.validator_value))}"
     if err.validator == "pattern":
-        return f"{err.instance!r} does not match the expected form", f"expected pattern {err.validator_value}"
-    return err.message, ""
+        return f"{value} does not match the expected form", f"expected pattern {err.validator_value}"
+    return shorten(err.message, 200), ""
 
 
 def validate(doc: Document, schema_name: str, check_id: str) -> list[Finding]:

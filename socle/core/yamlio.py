@@ -3,6 +3,10 @@
 PyYAML silently keeps the last of two duplicate keys and turns ``3.10`` into ``3.1``, ``no``
 into ``False`` and ``0123`` into ``83``. Catalogue and inventory files are governed data, so
 the loader refuses the first and records the second so that checks can say "quote it".
+
+They are also hostile input (a teacher's merge request, a school's file): the loader is bounded.
+Anchors and aliases are refused (a "billion laughs" file is a few lines), nesting is limited to
+:data:`MAX_DEPTH`, size to :data:`MAX_BYTES`, and every walk over the result is iterative.
 """
 
 from __future__ import annotations
@@ -17,6 +21,11 @@ import yaml
 from socle.core.errors import SocleError
 
 KeyPath = tuple[str | int, ...]
+
+#: governed data files are small (the biggest établissement is ~300 KB)
+MAX_BYTES = 4 * 1024 * 1024
+#: the deepest governed structure is ~6 levels; anything deeper is not data
+MAX_DEPTH = 32
 
 _BOOL_WORDS = re.compile(r"^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$")
 
@@ -75,47 +84,88 @@ def _is_trap(node: yaml.ScalarNode) -> bool:
     return False
 
 
-def _walk(node: yaml.Node, path: KeyPath, doc: Document) -> None:
-    if isinstance(node, yaml.MappingNode):
-        seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                raise SocleError(
-                    f"duplicate key '{key}' (first at line {seen[key]})",
-                    where=f"{doc.path}:{line} [{format_keypath(path)}]",
-                    hint="YAML keeps only the last value silently; merge the two entries or rename one",
-                )
-            seen[key] = line
-            doc.lines[(*path, key)] = line
-            _walk(value_node, (*path, key), doc)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            doc.lines[(*path, i)] = item.start_mark.line + 1
-            _walk(item, (*path, i), doc)
-    elif isinstance(node, yaml.ScalarNode) and _is_trap(node):
-        doc.coerced[path] = node.value
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses aliases and nesting deeper than :data:`MAX_DEPTH`."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused("YAML aliases (*name) are not accepted in governed data", event.start_mark,
+                           "write the values out in full")  # fmt: skip
+        if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
+            raise _Refused("YAML anchors (&name) are not accepted in governed data", event.start_mark,
+                           "write the values out in full")  # fmt: skip
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _Refused(f"nesting deeper than {MAX_DEPTH} levels", event.start_mark,
+                               "governed data is a few levels deep; flatten this structure")  # fmt: skip
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self._depth -= 1
+
+
+class _Refused(Exception):
+    def __init__(self, message: str, mark: yaml.Mark, hint: str) -> None:
+        super().__init__(message)
+        self.message, self.mark, self.hint = message, mark, hint
+
+
+def _walk(root: yaml.Node, doc: Document) -> None:
+    """Record the line of every key path and the YAML 1.1 traps; refuse duplicate keys (iteratively)."""
+    stack: list[tuple[yaml.Node, KeyPath]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else "(complex key)"
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    raise SocleError(
+                        f"duplicate key '{key[:80]}' (first at line {seen[key]})",
+                        where=f"{doc.path}:{line} [{format_keypath(path)}]",
+                        hint="YAML keeps only the last value silently; merge the two entries or rename one",
+                    )
+                seen[key] = line
+                doc.lines[(*path, key)] = line
+                stack.append((value_node, (*path, key)))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                doc.lines[(*path, i)] = item.start_mark.line + 1
+                stack.append((item, (*path, i)))
+        elif isinstance(node, yaml.ScalarNode) and _is_trap(node):
+            doc.coerced[path] = node.value
 
 
 def loads(text: str, path: Path | str = "<string>") -> Document:
     """Parse ``text`` strictly; raise :class:`SocleError` located at the offending line."""
     path = Path(path)
+    if len(text) > MAX_BYTES:
+        raise SocleError(f"file too large ({len(text) // 1024} KB, at most {MAX_BYTES // 1024} KB)", where=str(path),
+                         hint="governed data files are small; split it or remove what is not data")  # fmt: skip
     tab = re.search(r"^ *\t", text, re.M)
     if tab:
         line = text.count("\n", 0, tab.start()) + 1
         raise SocleError("tab used for indentation", where=f"{path}:{line}", hint="indent with spaces")
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _BoundedLoader(text)
         try:
             node = loader.get_single_node()
             doc = Document(path=path, data=None)
             if node is not None:
                 doc.lines[()] = node.start_mark.line + 1
-                _walk(node, (), doc)
+                _walk(node, doc)
                 doc.data = loader.construct_document(node)
         finally:
             loader.dispose()
+    except _Refused as exc:
+        where = f"{path}:{exc.mark.line + 1}:{exc.mark.column + 1}"
+        raise SocleError(exc.message, where=where, hint=exc.hint) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -133,6 +183,11 @@ def load(path: Path | str) -> Document:
     """Read and parse a YAML file strictly (UTF-8 only)."""
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise SocleError(f"file too large (at most {MAX_BYTES // 1024} KB)", where=str(path),
+                             hint="governed data files are small; split it or remove what is not data")  # fmt: skip
+        if not path.is_file():
+            raise SocleError("not a regular file", where=str(path), hint="give a YAML file, not a folder or a device")
         raw = path.read_bytes()
     except FileNotFoundError:
         raise SocleError("file not found", where=str(path)) from None
@@ -151,6 +206,9 @@ class _IndentDumper(yaml.SafeDumper):
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # shared values are written out in full: the loader refuses aliases
 
 
 def dumps(data: Any) -> str:

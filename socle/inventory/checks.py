@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -16,7 +15,15 @@ from socle.core.findings import Finding
 from socle.core.paths import rel
 from socle.core.schema import validate
 from socle.core.yamlio import Document, KeyPath, format_keypath, load, value_at
-from socle.inventory.model import ACADEMIE_ZONE, DEFAULT_REGION, MAC, WAVES, ZONES, school_files
+from socle.inventory.model import (
+    ACADEMIE_ZONE,
+    DEFAULT_REGION,
+    RESERVED_HOSTNAMES,
+    WAVES,
+    ZONES,
+    address_problem,
+    school_files,
+)
 from socle.registry import specs
 
 CHECKS = {
@@ -24,9 +31,10 @@ CHECKS = {
     "INV002": "UAI: 7 digits + the right check letter, equal to the file name",
     "INV003": "duplicates region-wide: hostname, MAC, fixed IP, asset tag, UAI",
     "INV004": "vocabulary: profile, discipline, wave, zone, académie",
-    "INV005": "addresses: well-formed MAC and IPv4",
+    "INV005": "addresses: well-formed MAC and IPv4, not zero, broadcast, multicast, loopback or link-local",
     "INV006": "salles: at least one poste, unique room ids",
     "INV007": "Windows remoting: HTTPS with certificate validation, no Basic/NTLM over HTTP, credentials from Vault",
+    "INV008": "names and variables: no reserved host name; school vars only from the allowlist (docs/security.md)",
 }
 
 
@@ -197,31 +205,25 @@ class _Checker:
 
     def host(self, doc: Document, kp: KeyPath, host: dict[str, Any], who: str) -> None:
         name, mac, ip = str(host.get("hostname", "")), host.get("mac"), host.get("ip", "dhcp")
+        if name in RESERVED_HOSTNAMES:
+            groups = ", ".join(sorted(RESERVED_HOSTNAMES))
+            self.add(doc, (*kp, "hostname"), "INV008", message=f"host name '{name}' is reserved ({who})",
+                     fix=f"give the machine its real name ({groups} name groups)")  # fmt: skip
         self.unique(doc, (*kp, "hostname"), "hostname", name, who, "hostnames are unique in the whole Région")
         if mac is not None:
-            if not isinstance(mac, str) or not MAC.match(mac.lower()):
-                self.add(
-                    doc,
-                    (*kp, "mac"),
-                    "INV005",
-                    message=f"malformed MAC address '{mac}' for {who}",
-                    fix="write six hex pairs separated by colons, e.g. 52:54:00:12:34:56",
-                )
+            problem = address_problem(mac=mac.lower()) if isinstance(mac, str) else "malformed MAC address"
+            if problem:
+                self.add(doc, (*kp, "mac"), "INV005", message=f"{problem} for {who}",
+                         fix="write the card's own address: six hex pairs, e.g. 52:54:00:12:34:56")  # fmt: skip
             else:
                 self.unique(doc, (*kp, "mac"), "MAC", mac.lower(), who, "a MAC address belongs to one machine")
         if ip != "dhcp":
-            try:
-                addr = ipaddress.IPv4Address(str(ip))
-            except ValueError:
-                self.add(
-                    doc,
-                    (*kp, "ip"),
-                    "INV005",
-                    message=f"malformed IPv4 address '{ip}' for {who}",
-                    fix="write a dotted IPv4 address (e.g. 10.67.12.21) or dhcp",
-                )
+            problem = address_problem(ip=str(ip))
+            if problem:
+                self.add(doc, (*kp, "ip"), "INV005", message=f"{problem} for {who}",
+                         fix="write its IPv4 address on the lycée network (e.g. 10.67.12.21), or dhcp")  # fmt: skip
             else:
-                self.unique(doc, (*kp, "ip"), "fixed IP", str(addr), who, "each fixed IP is used once")
+                self.unique(doc, (*kp, "ip"), "fixed IP", str(ip), who, "each fixed IP is used once")
         if host.get("asset"):
             self.unique(doc, (*kp, "asset"), "asset tag", str(host["asset"]), who, "asset tags are unique")
 

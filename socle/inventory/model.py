@@ -6,6 +6,8 @@ plugin (``plugins/inventory/socle_inventory.py``) read the same files fast throu
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,34 @@ ACADEMIE_ZONE = {
 
 
 MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+#: host names Ansible or the inventory plugin give a meaning: a poste named ``all`` or ``postes`` would
+#: shrink a pattern such as ``postes:&etab_x`` to itself, one named ``localhost`` would run on the controller
+RESERVED_HOSTNAMES = frozenset({"all", "ungrouped", "localhost", "postes", "serveurs"})
+
+
+def address_problem(mac: str | None = None, ip: str | None = None) -> str | None:
+    """Why a MAC or fixed IPv4 address cannot be a poste's or serveur's (None when it can)."""
+    if mac is not None:
+        if not MAC.match(mac):
+            return f"MAC address '{mac[:40]}' is malformed"
+        first = int(mac[:2], 16)
+        if mac in {"00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"}:
+            return f"MAC address {mac} is {'zero' if first == 0 else 'the broadcast address'}"
+        if first & 1:
+            return f"MAC address {mac} is a multicast address (its first byte is odd)"
+    if ip is not None and ip != "dhcp":
+        try:
+            addr = ipaddress.IPv4Address(ip)
+        except ValueError:
+            return f"IP address '{ip[:40]}' is malformed"
+        for bad, label in ((addr.is_unspecified, "unspecified"), (addr.is_loopback, "a loopback address"),
+                           (addr.is_multicast, "a multicast address"), (addr.is_link_local, "link-local"),
+                           (addr == ipaddress.IPv4Address("255.255.255.255"), "the broadcast address"),
+                           (addr.is_reserved, "reserved")):  # fmt: skip
+            if bad:
+                return f"IPv4 address {ip} is {label}"
+    return None
 
 
 def school_files(region: Path) -> list[Path]:
@@ -113,26 +143,39 @@ HEADER = "# yaml-language-server: $schema=../../../socle/schemas/etablissement.s
 
 
 def render(school: dict[str, Any]) -> str:
-    """YAML with one poste per line, so that a school's file stays readable and diffable."""
+    """YAML with one poste per line, so that a school's file stays readable and diffable.
+
+    Every value goes through :func:`scalar` (a YAML serializer), never pasted: a spreadsheet cell
+    holding a newline or a ``{`` stays text. The result is checked to read back as ``school``.
+    """
     salles = school["salles"]
     head = dumps({k: v for k, v in school.items() if k != "salles"})
     lines = [HEADER + head.rstrip("\n"), "salles:"]
     for salle in salles:
-        lines.append(f"  - id: {yaml.safe_dump(salle['id']).splitlines()[0]}")
-        lines.append(f"    usage: {salle['usage']}")
-        lines.append(f"    disciplines: [{', '.join(salle['disciplines'])}]")
-        lines.append(f"    profile: {salle['profile']}")
+        lines.append(f"  - id: {scalar(salle['id'])}")
+        lines.append(f"    usage: {scalar(salle['usage'])}")
+        lines.append(f"    disciplines: [{', '.join(scalar(d) for d in salle['disciplines'])}]")
+        lines.append(f"    profile: {scalar(salle['profile'])}")
         if salle.get("vars"):
-            lines.append("    vars: " + yaml.safe_dump(salle["vars"], default_flow_style=True).strip())
+            lines.append("    vars: " + yaml.safe_dump(salle["vars"], default_flow_style=True, width=10**6).strip())
         lines.append("    postes:" if salle["postes"] else "    postes: []")
         for p in salle["postes"]:
-            fields = ", ".join(f"{k}: {_scalar(v)}" for k, v in p.items())
+            fields = ", ".join(f"{scalar(k)}: {scalar(v)}" for k, v in p.items())
             lines.append(f"      - {{{fields}}}")
-    return "\n".join(lines) + "\n"
-
-
-def _scalar(value: Any) -> str:
-    text = str(value)
-    if any(c in text for c in ",:{}[]#'\"") or text != text.strip() or not text:
-        return '"' + text.replace('"', '\\"') + '"'
+    text = "\n".join(lines) + "\n"
+    if yaml.load(text, Loader=_LOADER) != school:
+        raise SocleError("the établissement file would not read back as written (a serializer bug)",
+                         hint="report it; nothing was written")  # fmt: skip
     return text
+
+
+_PLAIN = re.compile(r"[\w.(]([\w ./@+()'-]*[\w./@+()'-])?")
+
+
+def scalar(value: Any) -> str:
+    """One YAML scalar in flow context: plain when that reads back as the same string, else quoted."""
+    if not isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if _PLAIN.fullmatch(value) and yaml.load(value, Loader=_LOADER) == value:
+        return value
+    return json.dumps(value, ensure_ascii=False)

@@ -92,8 +92,8 @@ def test_empty_room_unknown_vocabulary_and_bad_addresses(region):
     assert "salle 0671000Y/INFO1 has no postes" in text
     assert "unknown master profile 'poste-mac' in 0671000Y/S101" in text
     assert "unknown discipline 'astrologie'" in text
-    assert "malformed MAC address '52:54:00:zz:00:01'" in text
-    assert "malformed IPv4 address '10.0.0.300'" in text
+    assert "MAC address '52:54:00:zz:00:01' is malformed" in text
+    assert "IP address '10.0.0.300' is malformed" in text
     assert all(f.line > 1 for f in found)
 
 

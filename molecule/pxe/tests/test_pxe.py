@@ -14,10 +14,12 @@ def test_ipxe_is_served_and_nothing_is_armed(host):
 
 
 def test_arming_refuses_hostile_arguments(host):
-    for args in ("--poste 'zz:zz,2026-2027/ci/2026-2027.0,2026-2027.0'",
-                 "--poste '52:54:00:00:00:01,../../etc,x'",
-                 "--poste '52:54:00:00:00:01,2026-2027/ci/2026-2027.0,2026-2027.0' --kernel-args 'a;reboot'",
-                 "--poste '52:54:00:00:00:01,2026-2027/ci/2026-2027.0,2026-2027.0' --window 100000"):
+    for args in (
+        "--poste 'zz:zz,2026-2027/ci/2026-2027.0,2026-2027.0'",
+        "--poste '52:54:00:00:00:01,../../etc,x'",
+        "--poste '52:54:00:00:00:01,2026-2027/ci/2026-2027.0,2026-2027.0' --kernel-args 'a;reboot'",
+        "--poste '52:54:00:00:00:01,2026-2027/ci/2026-2027.0,2026-2027.0' --window 100000",
+    ):
         proc = host.run(f"/usr/local/sbin/socle-pxe arm --window 5 --base-url http://10.0.0.1 {args}")
         assert proc.rc != 0, args
     assert host.run("ls /srv/socle/pxe/").stdout.strip() == ""
@@ -26,8 +28,10 @@ def test_arming_refuses_hostile_arguments(host):
 def test_a_proxy_dhcp_that_cannot_start_leaves_nothing_armed(host):
     # this container has no NET_ADMIN: dnsmasq cannot bind, and the MAC must not stay armed
     # (arming for real, a poste installed over PXE: tests/integration/test_salle_qemu.py)
-    proc = host.run("/usr/local/sbin/socle-pxe arm --window 5 --base-url http://10.0.0.1 "
-                    "--poste 52:54:00:00:00:01,2026-2027/ci/2026-2027.0,2026-2027.0")
+    proc = host.run(
+        "/usr/local/sbin/socle-pxe arm --window 5 --base-url http://10.0.0.1 "
+        "--poste 52:54:00:00:00:01,2026-2027/ci/2026-2027.0,2026-2027.0"
+    )
     out = json.loads(proc.stdout)
     assert proc.rc == 1 and "did not start" in out["reason"], out
     assert not host.file("/srv/socle/pxe/mac-52-54-00-00-00-01.ipxe").exists

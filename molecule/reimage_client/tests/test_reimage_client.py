@@ -42,7 +42,8 @@ def test_boot_counting_and_installer_units_are_enabled(host):
     for unit in ("socle-boot-ok", "socle-install"):
         link = host.file(f"/etc/systemd/system/multi-user.target.wants/{unit}.service")
         assert link.is_symlink, unit
-    assert "ConditionKernelCommandLine=socle.slot" in host.file("/etc/systemd/system/socle-boot-ok.service").content_string
+    unit_text = host.file("/etc/systemd/system/socle-boot-ok.service").content_string
+    assert "ConditionKernelCommandLine=socle.slot" in unit_text
     # not booted from a slot (a container): the unit does not run, the poste is not marked good
     assert host.run("systemctl start socle-boot-ok.service").rc == 0
     assert json.loads(host.check_output("/usr/local/sbin/socle-slot status"))["last_boot"] is None

@@ -1,0 +1,169 @@
+"""Writing governed files safely: one writer at a time, all or nothing.
+
+Two operators (or two CI jobs) may change the same établissement file, catalogue table or password
+store at the same time. Every read-modify-write of such a file happens under :func:`locked` (an
+``flock`` on a lock file kept outside the data folder), and every write goes through
+:func:`write_atomic` (a temporary file in the same folder, validated, fsynced, then renamed over
+the old one): a reader sees the old file or the new one, never half of one, and a refused change
+leaves the old file untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from socle.core.errors import SocleError
+
+#: how long a second operator waits for the first one before giving up (seconds)
+LOCK_WAIT_S = float(os.environ.get("SOCLE_LOCK_WAIT", "120"))
+
+
+def lock_dir() -> Path:
+    """Lock files: ``SOCLE_LOCK_DIR``, else one folder shared by every operator of this machine.
+
+    Shared (sticky, like /tmp) so that a CMIL and regional IT working as two users still exclude
+    each other; the lock files hold no data.
+    """
+    env = os.environ.get("SOCLE_LOCK_DIR")
+    path = Path(env) if env else Path(tempfile.gettempdir()) / "socle-locks"
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True)
+        if not env:
+            with contextlib.suppress(OSError):
+                os.chmod(path, 0o1777)
+    return path
+
+
+def _lock_file(resource: Path | str) -> Path:
+    real = os.path.realpath(resource)
+    digest = hashlib.sha256(real.encode()).hexdigest()[:16]
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(real).name)[:40]
+    return lock_dir() / f"{name}-{digest}.lock"
+
+
+@contextlib.contextmanager
+def locked(resource: Path | str, *, what: str = "", wait_s: float | None = None) -> Iterator[None]:
+    """Hold the lock of ``resource`` (a file or a named resource such as a port); wait for it first.
+
+    The second operator waits up to ``wait_s`` (default ``SOCLE_LOCK_WAIT``, 120 s) and then gets
+    a clear error naming who holds it; the kernel drops the lock when the holder dies.
+    """
+    path = _lock_file(resource)
+    wait_s = LOCK_WAIT_S if wait_s is None else wait_s
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+    with contextlib.suppress(OSError):
+        os.fchmod(fd, 0o666)
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+                    raise SocleError(
+                        f"{what or resource} is being changed by {holder}",
+                        hint=f"wait for it to finish and run the command again (waited {wait_s:.0f} s)",
+                    ) from None
+                time.sleep(0.1)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} ({os.environ.get('USER') or os.getuid()})\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
+
+
+def write_atomic(path: Path, data: str | bytes, *, validate: Callable[[Path], None] | None = None,
+                 mode: int | None = None) -> None:  # fmt: skip
+    """Replace ``path`` with ``data`` all at once; ``validate(tmp)`` may refuse it (then nothing changes).
+
+    The file keeps the old file's permissions (or ``mode``); the folder is fsynced after the rename.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    blob = data.encode() if isinstance(data, str) else data
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        elif path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        else:
+            os.chmod(tmp, 0o666 & ~_umask())
+        if validate is not None:
+            validate(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def regular_file_in(path: Path, folder: Path) -> Path:
+    """``path`` if it is a regular file (not a symlink, FIFO or device) inside ``folder``; else a located error.
+
+    Data files come from merge requests: a symlink could make a report echo a file of the runner.
+    """
+    path = Path(path)
+    if path.is_symlink():
+        raise SocleError("symbolic links are not accepted here", where=str(path),
+                         hint="commit the file itself, not a link to it")  # fmt: skip
+    try:
+        inside = path.resolve().is_relative_to(Path(folder).resolve())
+    except OSError:
+        inside = False
+    if not inside:
+        raise SocleError(f"the file is outside {folder}", where=str(path), hint=f"keep data files under {folder}")
+    if path.exists() and not path.is_file():
+        raise SocleError("not a regular file", where=str(path), hint="give a file, not a folder or a device")
+    return path
+
+
+def shorten(value: object, limit: int = 80) -> str:
+    """A value echoed in a message: one line, at most ``limit`` characters."""
+    text = " ".join(str(value).split()) if not isinstance(value, str) else value.replace("\n", "\\n")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def read_input(path: Path | str, *, max_bytes: int, what: str, encoding: str = "utf-8") -> str:
+    """The text of a file given on the command line (a CSV export, a calendar): a regular file, not
+    too big, decoded; every problem is one located error."""
+    path = Path(path)
+    try:
+        if not path.is_file():
+            hint = "give a file, not a folder" if path.is_dir() else f"give the path of the {what}"
+            raise SocleError("not a file" if path.exists() else "file not found", where=str(path), hint=hint)
+        if path.stat().st_size > max_bytes:
+            raise SocleError(f"too large for a {what} (at most {max_bytes // 1024} KB)", where=str(path),
+                             hint=f"is this really the {what}?")  # fmt: skip
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SocleError(f"cannot read the file: {exc.strerror}", where=str(path)) from None
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SocleError("not UTF-8", where=f"{path}:{line}", hint="export it as CSV UTF-8") from None
