@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from socle.core.errors import SocleError
+from socle.core.files import regular_file_in
 from socle.core.paths import CATALOGUE_DIR, rel
 from socle.core.yamlio import Document, KeyPath, load
 
@@ -102,7 +103,7 @@ def _read(cat: Catalogue, path: Path, schema: str) -> Document | None:
     source = SourceFile(rel(path), schema)
     cat.files.append(source)
     try:
-        source.doc = load(path)
+        source.doc = load(regular_file_in(path, cat.root))
     except SocleError as exc:
         source.error = exc
         return None

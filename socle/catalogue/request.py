@@ -4,6 +4,7 @@ row), validated in a scratch copy before anything is written."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import sys
 import tempfile
@@ -11,10 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from socle.catalogue import checks
-from socle.catalogue.model import load_catalogue, upstream_version
+from socle.catalogue.model import load_catalogue, school_year_match, upstream_version
 from socle.core import debian, uai
 from socle.core.clock import school_year_of
 from socle.core.errors import SocleError
+from socle.core.files import locked, shorten, write_atomic
 from socle.core.findings import errors
 from socle.core.paths import CATALOGUE_DIR
 from socle.core.yamlio import dumps
@@ -46,7 +48,13 @@ def request(
 ) -> list[Path]:
     """Scaffold a card (when new) and a table row; validate everything before writing anything."""
     root = root or CATALOGUE_DIR
-    today = today or dt.date.today()
+    # one request at a time on this catalogue: a second teacher's request waits, then adds its own row
+    with locked(root, what="the software catalogue"):
+        return _request(values, root=root, ask=ask, today=today or dt.date.today())
+
+
+def _request(values: dict[str, str], *, root: Path, ask: Callable[[str, str], str] | None,
+             today: dt.date) -> list[Path]:  # fmt: skip
     values = {k: v for k, v in values.items() if v}
     cat = load_catalogue(root)
     needed = dict(FIELDS)
@@ -61,6 +69,7 @@ def request(
     if missing:
         opts = " ".join(f"--{k.replace('_', '-')}=…" for k in missing)
         raise SocleError(f"missing: {', '.join(missing)}", hint=f"give them as options: {opts} (or run in a terminal)")
+    _check_names(values)
     problem = uai.problem(values["uai"])
     if problem:
         raise SocleError(problem, hint="--uai takes your établissement's UAI")
@@ -138,9 +147,31 @@ def request(
     if found:
         text = "\n".join(f.render().replace(str(scratch), str(root)) for f in found[:10])
         raise SocleError(f"the request is not valid; nothing was written:\n{text}")
-    for path, content in writes.items():
-        path.write_text(content)
+    for path, content in writes.items():  # the card first: a table row never names a missing card
+        write_atomic(path, content)
     return sorted(writes)
+
+
+#: the values that become file names or identifiers
+_NAMES = {
+    "software": (re.compile(r"[a-z0-9][a-z0-9-]{0,62}"), "lower case letters, digits and dashes, e.g. geogebra"),
+    "discipline": (re.compile(r"[a-z0-9][a-z0-9-]{0,62}"), "a discipline id, e.g. mathematiques"),
+    "function": (re.compile(r"[a-z0-9][a-z0-9-]{0,62}"), "a function id from taxonomy.yaml"),
+    "debian_package": (re.compile(r"[a-z0-9][a-z0-9+.-]{0,99}"), "a Debian package name"),
+    "levels": (re.compile(r"[a-z0-9,-]{1,200}"), "level ids separated by commas, e.g. lycee-gt,lycee-pro"),
+}
+
+
+def _check_names(values: dict[str, str]) -> None:
+    """Identifiers and file names are refused unless well formed; free text is bounded."""
+    for key, (pattern, form) in _NAMES.items():
+        if key in values and not pattern.fullmatch(values[key]):
+            raise SocleError(f"--{key.replace('_', '-')} '{shorten(values[key], 40)}' is not valid", hint=f"use {form}")
+    if "year" in values and not school_year_match(values["year"]):
+        raise SocleError(f"--year '{shorten(values['year'], 20)}' is not a school year", hint="write it as 2027-2028")
+    for key, value in values.items():
+        if len(value) > 2000 or any(ord(c) < 32 and c not in "\n\t" for c in value):
+            raise SocleError(f"--{key} is too long or holds control characters", hint="write plain text (at most 2000)")
 
 
 def _debian_version(pkg: str) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from socle.conformity.model import HostResult
@@ -137,11 +138,11 @@ td, th {{ border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; ver
 
 def terminal(summary: dict[str, Any], results: list[HostResult], out: Path) -> None:
     console = Console(stderr=True)
-    table = Table(title=f"conformity {summary['target']} — {summary['conformity_percent']} % conformant")
+    table = Table(title=escape(f"conformity {summary['target']} — {summary['conformity_percent']} % conformant"))
     for col in ("salle", "postes", "conformant", "drift", "unreachable", "failed"):
         table.add_column(col, justify="right" if col != "salle" else "left")
     for key, row in summary["per_salle"].items():
-        table.add_row(key, str(sum(row.get(s, 0) for s in COLORS)), *(str(row.get(s, 0)) for s in COLORS))
+        table.add_row(escape(key), str(sum(row.get(s, 0) for s in COLORS)), *(str(row.get(s, 0)) for s in COLORS))
     console.print(table)
     for name, count in summary["top_drifts"][:5]:
         console.print(f"  {count:4d} × {name}", markup=False)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from socle.core import playbook
@@ -91,7 +92,8 @@ def install_salle(
     if rc != 0 or not armed or armed.get("status") != "ok":
         raise SocleError(f"the serveur {room.serveur} could not be armed", where=str(report / "arm.log"),
                          hint="see the log; nothing was installed")  # fmt: skip
-    console.print(f"armed for {window} min: power the postes of {salle} on (network boot when the disk is blank)")
+    console.print(f"armed for {window} min: power the postes of {salle} on (network boot when the disk is blank)",
+                  markup=False)  # fmt: skip
     account = specs.load_spec(room.profile, manifest["school_year"]).management_account
     outcomes = _wait_and_enrol(room, chosen, account, window, report, console, t0)
     done = [o.host for o in outcomes if o.status == "installed"]
@@ -152,12 +154,12 @@ STYLE = {"installed": "green", "not installed": "red", "not enrolled": "bold red
 def show(outcomes: list[Installed], report: Path) -> None:
     console = Console(stderr=True)
     rec = json.loads((report / "record.json").read_text())
-    table = Table(title=f"install {rec['uai']} / {rec['salle']} → {rec['master']} ({rec['duration_s']} s)")
+    table = Table(title=escape(f"install {rec['uai']} / {rec['salle']} → {rec['master']} ({rec['duration_s']} s)"))
     for col in ("poste", "result", "seconds", "detail"):
         table.add_column(col, overflow="fold")
     for o in outcomes:
-        table.add_row(o.host, f"[{STYLE[o.status]}]{o.status}[/]", "" if o.seconds is None else f"{o.seconds:.0f}",
-                      o.detail)  # fmt: skip
+        table.add_row(escape(o.host), f"[{STYLE[o.status]}]{o.status}[/]",
+                      "" if o.seconds is None else f"{o.seconds:.0f}", escape(o.detail))  # fmt: skip
     console.print(table)
     console.print(f"intervention record: {report}/record.json", markup=False)
 

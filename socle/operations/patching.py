@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from socle.core import junit, playbook
@@ -141,14 +142,14 @@ def show(p: Plan) -> None:
             s.decision.reason if s.decision.allowed else f"{s.decision.reason} → next {s.next_window:%a %d/%m %H:%M}"
         )
         table.add_row(
-            s.uai,
-            s.name,
+            escape(s.uai),
+            escape(s.name),
             s.wave,
             s.zone,
             str(len(s.serveur_hosts)),
             str(s.postes_linux),
             str(len(s.windows_hosts)),
-            window,
+            escape(window),
         )
     console.print(table)
     for gate in gates:
@@ -157,7 +158,7 @@ def show(p: Plan) -> None:
     for col in ("target", "kind", "what it takes"):
         updates.add_column(col, overflow="fold")
     for row in pending_updates(p):
-        updates.add_row(*row)
+        updates.add_row(*map(escape, row))
     console.print(updates)
 
 
@@ -346,7 +347,8 @@ def show_outcomes(outcomes: list[HostOutcome], report: Path) -> None:
     for col in ("host", "UAI", "kind", "result", "detail", "reboot"):
         table.add_column(col, overflow="fold")
     for o in outcomes:
-        table.add_row(o.host, o.uai, o.kind, f"[{STYLE[o.status]}]{o.status}[/]", o.detail, o.reboot)
+        table.add_row(*map(escape, (o.host, o.uai, o.kind)), f"[{STYLE[o.status]}]{o.status}[/]", escape(o.detail),
+                      escape(o.reboot))  # fmt: skip
     console.print(table)
     run = json.loads((report / "run.json").read_text())
     if run["wave_stopped"]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from socle.core import playbook
@@ -247,12 +248,12 @@ def show(outcomes: list[PosteOutcome], report: Path) -> None:
     console = Console(stderr=True)
     rec = json.loads((report / "record.json").read_text())
     title = f"{rec['operation']} {rec['uai']} / {rec['salle']}" + (f" → {rec['master']}" if rec["master"] else "")
-    table = Table(title=f"{title} ({rec['duration_s']} s)")
+    table = Table(title=escape(f"{title} ({rec['duration_s']} s)"))
     for col in ("poste", "result", "method", "seconds", "detail"):
         table.add_column(col, overflow="fold")
     for o in outcomes:
-        table.add_row(o.host, f"[{STYLE[o.status]}]{o.status}[/]", o.method,
-                      "" if o.seconds is None else f"{o.seconds:.1f}", o.detail)  # fmt: skip
+        table.add_row(escape(o.host), f"[{STYLE[o.status]}]{o.status}[/]", escape(o.method),
+                      "" if o.seconds is None else f"{o.seconds:.1f}", escape(o.detail))  # fmt: skip
     console.print(table)
     console.print(f"intervention record: {report}/record.json (and {report.parent}/interventions.jsonl)", markup=False)
 

@@ -243,17 +243,28 @@ def test_cat012_expired_and_unused_waivers(catalogue_copy):
             "expires": "2025-08-31",
         },
         {
-            "check": "CAT007",
+            "check": "CAT006",
             "target": "gimp",
             "reason": "unused waiver text",
             "approved_by": "DANE",
             "expires": "2027-08-31",
         },
+        {
+            "check": "CAT004",
+            "target": "svt/y",
+            "reason": "forever and ever",
+            "approved_by": "DANE",
+            "expires": "9999-12-31",
+        },
+        {"check": "CAT007", "target": "gimp", "reason": "RGPD waived", "approved_by": "DANE", "expires": "2027-06-30"},
+        {"check": "CAT005", "target": "gimp", "reason": "HTTP is fine", "approved_by": "DANE", "expires": "2027-06-30"},
     ]
     (catalogue_copy / "exceptions.yaml").write_text(dumps({"schema_version": 1, "exceptions": waivers}))
     messages = " ".join(h.message for h in found(catalogue_copy, "CAT012"))
     assert "expired on 2025-08-31" in messages
     assert "is not needed any more" in messages
+    assert "expires on 9999-12-31, more than one school year from today" in messages
+    assert "CAT007 cannot be waived" in messages and "CAT005 cannot be waived" in messages
 
 
 def test_broken_file_is_a_finding_not_a_traceback(catalogue_copy):

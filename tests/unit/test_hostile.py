@@ -6,6 +6,7 @@ The generated cases (Hypothesis) are in tests/fuzz/; these are the named ones.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -16,8 +17,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from socle.catalogue import checks as catalogue_checks
+from socle.catalogue import request as catalogue_request
 from socle.core import files, yamlio
 from socle.core.errors import SocleError
+from socle.core.findings import to_junit
 from socle.core.paths import ROOT
 from socle.inventory import checks as inv_checks
 from socle.inventory import importer
@@ -210,3 +214,78 @@ def test_the_schema_allowlist_is_what_the_plugin_reads():
     allowed = set(schema["$defs"]["vars"]["properties"])
     assert not {v for v in allowed if v.startswith("ansible_")}
     assert {"image_cache_multicast_interface", "reimage_client_interface"} <= allowed
+
+
+# --- the catalogue: merge requests from teachers -----------------------------------------------
+def request_values(software: str, function: str, package: str) -> dict[str, str]:
+    return {"software": software, "discipline": "svt", "function": function, "requester": "Claire Muller",
+            "uai": "0671234C", "rationale": "Observer le ciel en classe de seconde", "name": software.title(),
+            "publisher": "KDE", "homepage": "https://apps.kde.org/", "summary": "Un logiciel libre pour la SVT",
+            "debian_package": package, "licence": "GPL-2.0-or-later", "levels": "lycee-gt", "version": "1"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "says"),
+    [("software", "../../../x", "--software '../../../x' is not valid"),
+     ("year", "abcd-efgh", "--year 'abcd-efgh' is not a school year"),
+     ("debian_package", "kstars; rm -rf /", "--debian-package 'kstars; rm -rf /' is not valid")],
+)  # fmt: skip
+def test_request_arguments_that_would_be_paths_or_break_parsing_are_refused(catalogue_copy, key, value, says):
+    before = {p: p.read_bytes() for p in catalogue_copy.rglob("*") if p.is_file()}
+    with pytest.raises(SocleError) as err:
+        catalogue_request.request({**request_values("kstars", "astronomie", "kstars"), key: value},
+                                  root=catalogue_copy, today=dt.date(2026, 11, 24))  # fmt: skip
+    assert says in err.value.message
+    assert {p: p.read_bytes() for p in catalogue_copy.rglob("*") if p.is_file()} == before
+    assert not (catalogue_copy.parent.parent / "x.yaml").exists()
+
+
+def test_two_requests_at_once_keep_both_rows(catalogue_copy):
+    failures: list[BaseException] = []
+
+    def run(values: dict[str, str]) -> None:
+        try:
+            catalogue_request.request(values, root=catalogue_copy, today=dt.date(2026, 11, 24))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(request_values(*args),))
+               for args in (("kstars", "astronomie", "kstars"), ("marble", "globe-virtuel", "marble"))]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures
+    table = yaml.safe_load((catalogue_copy / "disciplines" / "svt.yaml").read_text())
+    assert {"kstars", "marble"} <= {row["software"] for row in table["choices"]}
+
+
+def test_a_symlinked_card_is_refused_and_its_target_never_echoed(catalogue_copy, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:SECRET-HASH:19000:0:99999:7:::\n")
+    (catalogue_copy / "software" / "leak.yaml").symlink_to(secret)
+    found = catalogue_checks.check(catalogue_copy, today=dt.date(2026, 11, 24))
+    junit = to_junit(found, "catalogue", catalogue_checks.CHECKS)
+    assert "SECRET-HASH" not in junit and "SECRET-HASH" not in json.dumps([f.message for f in found])
+    assert any(f.file.endswith("leak.yaml") and "symbolic links are not accepted" in f.message for f in found)
+
+
+def test_a_long_requires_chain_is_checked_without_recursion(catalogue_copy):
+    cards = catalogue_copy / "software"
+    gimp = yaml.safe_load((cards / "gimp.yaml").read_text())
+    chain = [f"lib{i:04d}" for i in range(3000)]
+    for i, sid in enumerate(chain):
+        card = dict(gimp, id=sid, requires=[chain[i + 1]] if i + 1 < len(chain) else [chain[0]])
+        (cards / f"{sid}.yaml").write_text(yamlio.dumps(card))
+    found = [f for f in catalogue_checks.check(catalogue_copy, today=dt.date(2026, 11, 24)) if f.check == "CAT009"]
+    assert any("requires cycle: lib0000 -> lib0001" in f.message for f in found)
+
+
+# --- what a person reads ------------------------------------------------------------------------
+def test_rich_markup_in_a_school_name_is_printed_as_text(region, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")
+    rewrite(region, lambda d: d.update(name="Lycée [/bold] [link=file:///etc/passwd]x"))
+    from socle.operations import patching
+
+    patching.show(patching.plan(region=region, etab=KLEBER, moment=dt.datetime(2026, 11, 24, 22, 0)))
+    assert "Lycée [/bold] [link=file:///etc/passwd]x" in capsys.readouterr().err

@@ -11,6 +11,28 @@ from socle.catalogue.model import Catalogue
 from socle.core.findings import Finding
 from socle.core.yamlio import Document, KeyPath, format_keypath
 
+#: checks no waiver can silence: an installer fetched over HTTP, a download without its sha256 (CAT005),
+#: personal data sent where the RGPD forbids it (CAT007)
+NOT_WAIVABLE = frozenset({"CAT005", "CAT007"})
+#: the longest a waiver may run from today: one school year
+MAX_WAIVER_DAYS = 366
+
+
+def waiver_problem(waiver: dict[str, Any], today: dt.date) -> str | None:
+    """Why a waiver cannot be used (None when it can): not waivable, expired, too long, not a date."""
+    check, expires = str(waiver.get("check")), str(waiver.get("expires", ""))
+    if check in NOT_WAIVABLE:
+        return f"{check} cannot be waived (security and RGPD rules have no exceptions)"
+    try:
+        end = dt.date.fromisoformat(expires)
+    except ValueError:
+        return f"expires '{expires[:20]}' is not a date (YYYY-MM-DD)"
+    if end < today:
+        return f"expired on {expires}"
+    if (end - today).days > MAX_WAIVER_DAYS:
+        return f"expires on {expires}, more than one school year from today"
+    return None
+
 
 @dataclass
 class Context:
@@ -31,7 +53,7 @@ class Context:
     def waived(self, check: str, target: str) -> bool:
         """A written, unexpired waiver exists for ``check`` on ``target`` (and is now used)."""
         for i, w in enumerate(self.waivers):
-            if w.get("check") == check and w.get("target") == target and str(w.get("expires", "")) >= str(self.today):
+            if w.get("check") == check and w.get("target") == target and waiver_problem(w, self.today) is None:
                 self.used_waivers.add(i)
                 return True
         return False

@@ -46,27 +46,27 @@ class Graph(Check):
             for s, d in self.cat.cards.items()
             if isinstance(d.data, dict)
         }
+        # iterative depth-first search: a 10,000-card requires chain is a cycle check, not a RecursionError
         state: dict[str, int] = {}
-
-        def visit(node: str, trail: list[str]) -> None:
-            state[node] = 1
-            for nxt in graph.get(node, []):
-                if state.get(nxt) == 1:
-                    cycle = [*trail[trail.index(nxt) :], nxt] if nxt in trail else [node, nxt]
-                    self.report(
-                        self.cat.cards[node],
-                        ("requires",),
-                        message=f"requires cycle: {' -> '.join(cycle)}",
-                        fix="remove one of the requires links",
-                        target=node,
-                    )
+        for start in sorted(graph):
+            if state.get(start):
+                continue
+            state[start] = 1
+            trail, stack = [start], [iter(graph[start])]
+            while stack:
+                nxt = next(stack[-1], None)
+                if nxt is None:
+                    state[trail.pop()] = 2
+                    stack.pop()
+                elif state.get(nxt) == 1:
+                    node = trail[-1]
+                    cycle = [*trail[trail.index(nxt) :], nxt]
+                    self.report(self.cat.cards[node], ("requires",), message=f"requires cycle: {' -> '.join(cycle)}",
+                                fix="remove one of the requires links", target=node)  # fmt: skip
                 elif not state.get(nxt):
-                    visit(nxt, [*trail, nxt])
-            state[node] = 2
-
-        for node in sorted(graph):
-            if not state.get(node):
-                visit(node, [node])
+                    state[nxt] = 1
+                    trail.append(nxt)
+                    stack.append(iter(graph.get(nxt, [])))
         # rows
         selected_by_year: dict[str, set[str]] = defaultdict(set)
         for row in self.cat.rows():

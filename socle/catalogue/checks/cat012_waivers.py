@@ -1,15 +1,16 @@
-"""CAT012: waivers: none expired, none unused."""
+"""CAT012: waivers: none expired, none longer than a school year, none of CAT005/CAT007, none unused."""
 
 from __future__ import annotations
 
-from socle.catalogue.checks.base import Check
+from socle.catalogue.checks.base import Check, waiver_problem
 
 
 class Waivers(Check):
-    """an expired waiver or one that no finding needs any more is an error."""
+    """a waiver that expired, runs more than one school year from today, covers CAT005 or CAT007 (which
+    cannot be waived), or that no finding needs any more is an error."""
 
     id = "CAT012"
-    summary = "waivers: none expired, none unused"
+    summary = "waivers: none expired, none longer than a school year, none of CAT005/CAT007, none unused"
     severities = ("error",)
 
     def run(self) -> None:
@@ -17,12 +18,13 @@ class Waivers(Check):
         if not doc:
             return
         for i, w in enumerate(self.ctx.waivers):
-            if str(w.get("expires", "")) < str(self.today):
+            problem = waiver_problem(w, self.today)
+            if problem:
                 self.report(
                     doc,
-                    ("exceptions", i, "expires"),
-                    message=f"waiver for {w.get('check')} on '{w.get('target')}' expired on {w.get('expires')}",
-                    fix="remove it (and fix the cause) or renew it with a new approval",
+                    ("exceptions", i, "check" if "cannot be waived" in problem else "expires"),
+                    message=f"waiver for {w.get('check')} on '{str(w.get('target'))[:80]}': {problem}",
+                    fix="remove it (and fix the cause), or renew it for at most one school year with a new approval",
                 )
             elif i not in self.ctx.used_waivers:
                 self.report(
