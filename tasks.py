@@ -28,14 +28,16 @@ def setup(c):
         "update_lock": "resolve packages again and rewrite the lock file",
         "patch": "build a patch release (same lock + security updates, next .N version)",
         "force": "rebuild from the base even if the same inputs were already built",
+        "dev_signing": "sign with a development key (no Région key configured): never for production",
     },
 )
 @guarded
-def build_master(c, profile="poste-linux", year="", update_lock=False, patch=False, force=False):
+def build_master(c, profile="poste-linux", year="", update_lock=False, patch=False, force=False, dev_signing=False):
     """Build a school-year master image from the catalogue (the main job)."""
     from socle.cli import build
 
-    build.build_master(profile=profile, year=year, update_lock=update_lock, patch=patch, force=force)
+    build.build_master(profile=profile, year=year, update_lock=update_lock, patch=patch, force=force,
+                       dev_signing=dev_signing)  # fmt: skip
 
 
 @task(

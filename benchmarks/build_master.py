@@ -87,7 +87,8 @@ def main() -> None:
     shutil.copytree(ROOT / "software_catalogue", catalogue_copy)
     env = {"SOCLE_MASTERS_DIR": str(work / "masters"), "SOCLE_DIST": str(work / "dist"), "SOCLE_CACHE": str(cache),
            "SOCLE_CATALOGUE_DIR": str(catalogue_copy)}  # fmt: skip
-    invoke = [str(Path(sys.executable).parent / "invoke"), "build-master", "--profile", args.profile, "--year", year]
+    invoke = [str(Path(sys.executable).parent / "invoke"), "build-master", "--profile", args.profile, "--year", year,
+              "--dev-signing"]  # fmt: skip
     base = f"localhost/socle/base-{rootfs.release}:{rootfs.key()}"
     cached = [base, f"localhost/socle/{args.profile}:latest"]
     for ref in cached:  # truly cold: no cached base, no previous master to start from

@@ -12,6 +12,9 @@ import pytest
 
 from socle.core.paths import ROOT
 
+# tests build and sign development masters: the explicit opt-in a production build never has
+os.environ.setdefault("SOCLE_DEV_SIGNING", "1")
+
 
 @pytest.fixture
 def catalogue_copy(tmp_path: Path) -> Path:

@@ -27,6 +27,7 @@ import yaml
 
 from socle.core.clock import utc_stamp
 from socle.core.errors import SocleError
+from socle.core.files import locked
 
 HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 SYMBOLS = "-_=+.,:;!?#%"
@@ -91,26 +92,35 @@ def _write(host: str, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+#: unconfirmed passwords kept per poste: any of them may be the one an interrupted run set
+MAX_UNCONFIRMED = 10
+
+
 def rotate(host: str) -> str:
-    """Store a new pending password for ``host`` and return it (an unconfirmed one is kept, not lost)."""
-    data = read(host)
-    if data.get("pending"):
-        data["unconfirmed"] = [data["pending"], *data.get("unconfirmed", [])][:3]
-    data["pending"] = {"password": generate_password(), "created_at": utc_stamp()}
-    _write(host, data)
+    """Store a new pending password for ``host`` and return it (an unconfirmed one is kept, not lost).
+
+    Under the host's lock: two rotations at once (two operators, a retried AWX job) both keep theirs.
+    """
+    with locked(_path(host), what=f"the password of {host}"):
+        data = read(host)
+        if data.get("pending"):
+            data["unconfirmed"] = [data["pending"], *data.get("unconfirmed", [])][:MAX_UNCONFIRMED]
+        data["pending"] = {"password": generate_password(), "created_at": utc_stamp()}
+        _write(host, data)
     return str(data["pending"]["password"])
 
 
 def commit(host: str) -> None:
     """The poste took the pending password: it becomes current, the old current becomes previous."""
-    data = read(host)
-    if not data.get("pending"):
-        raise SocleError(f"no pending password for {host}", hint="run the rotation first (windows-firstboot.yml)")
-    if data.get("current"):
-        data["previous"] = data["current"]
-    data["current"] = {"password": data.pop("pending")["password"], "set_at": utc_stamp()}
-    data.pop("unconfirmed", None)
-    _write(host, data)
+    with locked(_path(host), what=f"the password of {host}"):
+        data = read(host)
+        if not data.get("pending"):
+            raise SocleError(f"no pending password for {host}", hint="run the rotation first (windows-firstboot.yml)")
+        if data.get("current"):
+            data["previous"] = data["current"]
+        data["current"] = {"password": data.pop("pending")["password"], "set_at": utc_stamp()}
+        data.pop("unconfirmed", None)
+        _write(host, data)
 
 
 def show(host: str, who: str) -> dict[str, Any]:

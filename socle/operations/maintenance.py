@@ -18,6 +18,7 @@ from typing import Any
 
 from socle.core.clock import school_year_of
 from socle.core.errors import SocleError
+from socle.core.files import locked, read_input, shorten, write_atomic
 from socle.core.paths import ROOT
 from socle.core.yamlio import dumps, load
 
@@ -64,25 +65,72 @@ def _in(rules: list[dict[str, Any]], moment: dt.datetime) -> bool:
     return any(day in r["days"] and _minutes(r["from"]) <= now < _minutes(r["to"]) for r in rules)
 
 
+#: the longest holiday that is not the summer (Noël and Toussaint are about 16 days)
+MAX_HOLIDAY_DAYS = 21
+#: the summer holidays: from late June or July to the rentrée
+MAX_SUMMER_DAYS = 80
+_YEAR = re.compile(r"(\d{4})-(\d{4})")
+
+
+def year_problem(year: str) -> str | None:
+    """Why ``year`` is not a school year such as 2026-2027 (None when it is)."""
+    m = _YEAR.fullmatch(year)
+    if not m or int(m.group(2)) != int(m.group(1)) + 1 or not 2000 <= int(m.group(1)) <= 2100:
+        return f"'{shorten(year, 20)}' is not a school year (write it as 2026-2027)"
+    return None
+
+
+def period_problem(period: Period, year: str) -> str | None:
+    """Why a holiday period cannot be in ``year``'s calendar: outside the year, inverted, or too long.
+
+    A "holiday" that covers a month of class would open the maintenance window during class.
+    """
+    first = int(year[:4])
+    if not dt.date(first, 8, 1) <= period.start <= dt.date(first + 1, 8, 31):
+        return f"starts on {period.start}, outside the school year {year}"
+    if not period.zones or not period.zones <= {"A", "B", "C"}:
+        return f"zones {sorted(period.zones)} are not A, B or C"
+    summer = period.start.month in (6, 7, 8)
+    if period.end is None:
+        return None if summer else "only the summer holidays may have no end date"
+    days = (period.end - period.start).days
+    longest = MAX_SUMMER_DAYS if summer else MAX_HOLIDAY_DAYS
+    if days <= 0:
+        return f"ends on {period.end}, before it starts ({period.start})"
+    if days > longest:
+        return f"lasts {days} days (at most {longest}{' for the summer' if summer else ' outside the summer'})"
+    return None
+
+
 def load_calendar(year: str, folder: Path | None = None) -> list[Period]:
     """Holiday periods of a school year; empty (with no error) when the calendar is not imported yet."""
+    problem = year_problem(year)
+    if problem:
+        raise SocleError(problem, hint="school years look like 2026-2027")
     path = (folder or CALENDAR_DIR) / f"{year}.yaml"
-    if not path.exists():
-        return []
+    return _read_calendar(path, year) if path.exists() else []
+
+
+def _read_calendar(path: Path, year: str) -> list[Period]:
     doc = load(path)
+    if not isinstance(doc.data, dict):
+        raise SocleError("a calendar is a mapping with periods", where=str(path))
     periods = []
     for i, item in enumerate(doc.data.get("periods") or []):
         try:
-            periods.append(
-                Period(
-                    item["description"],
-                    frozenset(item["zones"]),
-                    dt.date.fromisoformat(str(item["start"])),
-                    dt.date.fromisoformat(str(item["end"])) if item.get("end") else None,
-                )
+            period = Period(
+                str(item["description"]),
+                frozenset(item["zones"]),
+                dt.date.fromisoformat(str(item["start"])),
+                dt.date.fromisoformat(str(item["end"])) if item.get("end") else None,
             )
-        except (KeyError, ValueError) as exc:
-            raise SocleError(f"bad holiday period: {exc}", where=doc.where(("periods", i))) from None
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise SocleError(f"bad holiday period: {shorten(exc)}", where=doc.where(("periods", i))) from None
+        problem = period_problem(period, year)
+        if problem:
+            raise SocleError(f"holiday period {shorten(period.description, 40)} {problem}",
+                             where=doc.where(("periods", i)), hint="import the ministry's calendar again")  # fmt: skip
+        periods.append(period)
     return periods
 
 
@@ -129,43 +177,53 @@ COLUMNS = {"description": "description", "date de debut": "start", "date de déb
 
 def import_dataset(csv_path: Path, out: Path | None = None) -> list[Path]:
     """Turn an export of "fr-en-calendrier-scolaire" (CSV, ';') into data/calendrier/<year>.yaml files."""
-    try:
-        text = csv_path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise SocleError("file not found", where=str(csv_path)) from None
+    text = read_input(csv_path, max_bytes=16 * 1024 * 1024, what="calendar export (CSV)", encoding="utf-8-sig")
     reader = csv.DictReader(io.StringIO(text), delimiter=";")
     fields = {name: COLUMNS.get(name.strip().lower()) for name in reader.fieldnames or []}
     missing = {"description", "start", "end", "zone", "year"} - set(fields.values())
     if missing:
         raise SocleError(f"not a calendar export: missing column(s) {', '.join(sorted(missing))}", where=str(csv_path))
     years: dict[str, dict[tuple[str, str, str], set[str]]] = {}
-    for lineno, row in enumerate(reader, start=2):
-        values = {fields[k]: (v or "").strip() for k, v in row.items() if fields.get(k)}
+    try:
+        rows = list(enumerate(reader, start=2))
+    except csv.Error as exc:
+        raise SocleError(f"unreadable CSV: {exc}", where=f"{csv_path}:{reader.line_num}") from None
+    for lineno, row in rows:
+        values = {fields[k]: (v or "").strip() for k, v in row.items() if k is not None and fields.get(k)}
         if values.get("population", "-") not in {"", "-", "Élèves", "Eleves"}:
             continue  # teachers-only dates do not change class hours
-        zone = re.sub(r"^Zone\s+", "", values["zone"], flags=re.I)
+        zone = re.sub(r"^Zone\s+", "", values.get("zone", ""), flags=re.I)
         if zone not in {"A", "B", "C"}:
             continue  # Corse, overseas: their own calendars
+        where = f"{csv_path}:{lineno}"
+        problem = year_problem(values.get("year", ""))  # it names the file written: never a path
+        if problem:
+            raise SocleError(f"annee_scolaire {problem}", where=where, hint="is this the ministry's export?")
         try:
-            start = dt.date.fromisoformat(values["start"][:10])
-            end = dt.date.fromisoformat(values["end"][:10]) if values["end"] else None
+            start = dt.date.fromisoformat(values.get("start", "")[:10])
+            end = dt.date.fromisoformat(values["end"][:10]) if values.get("end") else None
         except ValueError:
-            raise SocleError(f"bad date in line {lineno}", where=f"{csv_path}:{lineno}") from None
-        key = (values["description"], str(start), str(end) if end else "")
+            raise SocleError("bad date", where=where, hint="dates are written 2025-10-18 (ISO)") from None
+        description = shorten(values.get("description", ""), 80)
+        problem = period_problem(Period(description, frozenset({zone}), start, end), values["year"])
+        if problem:
+            raise SocleError(f"holiday period {description} {problem}", where=where,
+                             hint="nothing was written; a holiday never covers weeks of class")  # fmt: skip
+        key = (description, str(start), str(end) if end else "")
         years.setdefault(values["year"], {}).setdefault(key, set()).add(zone)
-    written = []
     folder = out or CALENDAR_DIR
-    folder.mkdir(parents=True, exist_ok=True)
+    written = []
     for year, periods in sorted(years.items()):
         data = {
             "school_year": year,
-            "source": f"fr-en-calendrier-scolaire (imported from {csv_path.name})",
+            "source": f"fr-en-calendrier-scolaire (imported from {shorten(csv_path.name, 60)})",
             "periods": [
                 {"description": d, "zones": sorted(z), "start": s, **({"end": e} if e else {})}
                 for (d, s, e), z in sorted(periods.items(), key=lambda kv: kv[0][1])
             ],
         }
         path = folder / f"{year}.yaml"
-        path.write_text(dumps(data))
+        with locked(path, what=f"the calendar {year}"):
+            write_atomic(path, dumps(data), validate=lambda tmp, y=year: _read_calendar(tmp, y))
         written.append(path)
     return written

@@ -161,7 +161,7 @@ def restore_salle(
             "socle_reimage_force": force,
             "socle_reimage_full": full,
             "socle_reimage_multicast": multicast,
-            "socle_reimage_port": 9000,
+            "socle_reimage_run": f"{room.uai}-{room.salle}-{run}".lower(),
             "socle_reimage_multicast_wait": 20,
             "socle_reimage_session_timeout": 1800,
             "socle_reimage_sender_options": "",

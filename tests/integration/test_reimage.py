@@ -129,6 +129,23 @@ def test_a_whole_room_by_multicast_with_a_dead_poste_then_resumed(room, tmp_path
     assert all(by_host[h]["status"] == "already current" for h in alive)
 
 
+def test_another_salles_session_on_the_serveur_is_left_alone(room, tmp_path):
+    # another salle's sender holds the first port pair (a unit of its own, as reimage.yml starts them)
+    sh(SERVEUR, "mkdir -p /run/socle/udp-ports && systemd-run --unit socle-udp-sender-other --quiet sleep 900 && "
+                "echo socle-udp-sender-other > /run/socle/udp-ports/9000")  # fmt: skip
+    try:
+        report = tmp_path / "beside"
+        proc = reimage(room, report, "--force", "--full")
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        postes = json.loads((report / "record.json").read_text())["postes"]
+        assert [p["method"] for p in postes].count("multicast") >= len(POSTES) - 1, postes
+        assert sh(SERVEUR, "systemctl is-active socle-udp-sender-other").stdout.strip() == "active"
+        claim = sh(SERVEUR, "cat /run/socle/udp-ports/9002").stdout
+        assert claim.startswith(f"socle-udp-sender-{room['uai'].lower()}-{SALLE.lower()}-"), claim
+    finally:
+        sh(SERVEUR, "systemctl stop socle-udp-sender-other; rm -f /run/socle/udp-ports/9000", check=False)
+
+
 def test_a_room_without_multicast_is_served_over_http(room, tmp_path):
     report = tmp_path / "http"
     proc = reimage(room, report, "--no-multicast", "--force", "--full")

@@ -7,9 +7,12 @@ The generated cases (Hypothesis) are in tests/fuzz/; these are the named ones.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.machinery
+import importlib.util
 import json
 import os
 import shutil
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -19,13 +22,14 @@ import yaml
 
 from socle.catalogue import checks as catalogue_checks
 from socle.catalogue import request as catalogue_request
-from socle.core import files, yamlio
+from socle.core import files, signing, vault, yamlio
 from socle.core.errors import SocleError
 from socle.core.findings import to_junit
 from socle.core.paths import ROOT
 from socle.inventory import checks as inv_checks
 from socle.inventory import importer
 from socle.inventory import model as inv_model
+from socle.operations import maintenance
 from tests.unit.test_inventory import KLEBER, SAMPLE, ansible
 
 HEADER = "Salle;Nom du poste;Adresse MAC;IP;Usage;Profil\n"
@@ -289,3 +293,164 @@ def test_rich_markup_in_a_school_name_is_printed_as_text(region, capsys, monkeyp
 
     patching.show(patching.plan(region=region, etab=KLEBER, moment=dt.datetime(2026, 11, 24, 22, 0)))
     assert "Lycée [/bold] [link=file:///etc/passwd]x" in capsys.readouterr().err
+
+
+# --- the ministry's calendar export ------------------------------------------------------------
+CAL_HEAD = "Description;Population;Date de début;Date de fin;Académies;Zones;annee_scolaire\n"
+
+
+@pytest.mark.parametrize(
+    ("row", "says"),
+    [("Vacances;-;2025-10-18;2025-11-03;Lyon;Zone A;../../masters/2026-2027/ci", "is not a school year"),
+     ("Vacances;-;2025-09-01;2026-07-04;Lyon;Zone A;2025-2026", "lasts 306 days"),
+     ("Vacances;-;2025-11-03;2025-10-18;Lyon;Zone A;2025-2026", "before it starts"),
+     ("Vacances;-;2031-10-18;2031-11-03;Lyon;Zone A;2025-2026", "outside the school year")],
+)  # fmt: skip
+def test_a_crafted_calendar_export_writes_nothing(tmp_path, row, says):
+    out = tmp_path / "data" / "calendrier"
+    out.mkdir(parents=True)
+    csv_path = tmp_path / "export.csv"
+    csv_path.write_text(CAL_HEAD + row + "\n")
+    with pytest.raises(SocleError) as err:
+        maintenance.import_dataset(csv_path, out)
+    assert says in err.value.message and err.value.where == f"{csv_path}:2"
+    assert list(tmp_path.rglob("*.yaml")) == []
+
+
+def test_a_calendar_file_with_a_year_long_holiday_is_refused(tmp_path):
+    (tmp_path / "2025-2026.yaml").write_text(
+        'school_year: 2025-2026\nperiods:\n  - {description: x, zones: [A], start: "2025-09-01", end: "2026-07-01"}\n'
+    )
+    with pytest.raises(SocleError, match="lasts 303 days"):
+        maintenance.load_calendar("2025-2026", tmp_path)
+    with pytest.raises(SocleError, match="is not a school year"):
+        maintenance.load_calendar("../../etc/x", tmp_path)
+
+
+# --- Windows local administrator passwords ------------------------------------------------------
+def test_six_rotations_at_once_lose_no_password(tmp_path, monkeypatch):
+    secret = tmp_path / "vault-pass"
+    secret.write_text("region-test-secret\n")
+    monkeypatch.setenv("ANSIBLE_VAULT_PASSWORD_FILE", str(secret))
+    monkeypatch.setenv("SOCLE_SECRETS_DIR", str(tmp_path / "secrets"))
+    given: list[str] = []
+    threads = [threading.Thread(target=lambda: given.append(vault.rotate("w-0671000y-01"))) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    data = vault.read("w-0671000y-01")
+    kept = [data["pending"]["password"]] + [u["password"] for u in data.get("unconfirmed", [])]
+    # the poste may have taken any of the six: every one is kept until a commit confirms one
+    assert len(given) == 6 and sorted(given) == sorted(kept)
+
+
+# --- signing keys ---------------------------------------------------------------------------------
+def test_without_a_region_key_a_build_signs_nothing_unless_development_is_asked(monkeypatch, tmp_path):
+    monkeypatch.delenv("SOCLE_SIGNING_GNUPGHOME", raising=False)
+    monkeypatch.delenv("SOCLE_DEV_SIGNING", raising=False)
+    monkeypatch.setattr(signing, "DEV_HOME", tmp_path / "gnupg")
+    with pytest.raises(SocleError) as err:
+        signing.sign(tmp_path / "SHA256SUMS")
+    assert "no master-signing key" in err.value.message and "--dev-signing" in (err.value.hint or "")
+    assert not (tmp_path / "gnupg").exists()
+
+
+def _gpg(home: Path, *args: str) -> str:
+    proc = subprocess.run(["gpg", "--batch", "--homedir", str(home), *args], capture_output=True, text=True, check=True)
+    return proc.stdout
+
+
+@pytest.fixture
+def region_keys(tmp_path, monkeypatch):
+    """A production-like GnuPG home with two Région keys (old and new), as during a rotation."""
+    home = tmp_path / "region-gnupg"
+    home.mkdir(mode=0o700)
+    fprs = []
+    for uid in ("Région old <old@region.example>", "Région new <new@region.example>"):
+        _gpg(home, "--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never")
+        listed = _gpg(home, "--with-colons", "--list-secret-keys", uid)
+        fprs.append(next(ln.split(":")[9] for ln in listed.splitlines() if ln.startswith("fpr:")))
+    monkeypatch.setenv("SOCLE_SIGNING_GNUPGHOME", str(home))
+    monkeypatch.delenv("SOCLE_SIGNING_TRUST", raising=False)
+    yield home, fprs
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False)
+
+
+def _poste(slot_module, tmp_path: Path) -> tuple[Path, Path]:
+    """What the build installs on a poste: the keyring and the pinned fingerprints."""
+    keys = tmp_path / "poste-keys"
+    keys.mkdir(exist_ok=True)
+    (keys / "masters.asc").write_text(signing.public_key())
+    (keys / "masters.fingerprints").write_text("\n".join(signing.trusted_fingerprints()) + "\n")
+    slot_module.KEYRING, slot_module.PINNED = str(keys / "masters.asc"), str(keys / "masters.fingerprints")
+    return keys / "masters.asc", keys / "masters.fingerprints"
+
+
+def _signed(tmp_path: Path, name: str) -> tuple[str, str]:
+    sums = tmp_path / name
+    sums.write_text("0" * 64 + "  rootfs.squashfs\n")
+    return str(sums), str(signing.sign(sums))
+
+
+def test_a_key_in_the_keyring_but_not_pinned_is_refused(region_keys, tmp_path, monkeypatch):
+    from tests.unit.test_boot_chain import SOCLE_SLOT
+
+    home, (old, new) = region_keys
+    slot_module = _load(SOCLE_SLOT)
+    monkeypatch.setenv("SOCLE_SIGNING_KEY", old)
+    keyring, pinned = _poste(slot_module, tmp_path)
+    # an attacker who got a second key into the keyring (not into the pins) signs a master with it
+    keyring.write_text(_gpg(home, "--armor", "--export", old, new))
+    monkeypatch.setenv("SOCLE_SIGNING_KEY", new)
+    sums, sig = _signed(tmp_path, "SUMS-new")
+    with pytest.raises(slot_module.Refused, match="not by a pinned key"):
+        slot_module.verify_signature(sums, sig)
+    pinned.write_text("")
+    monkeypatch.setenv("SOCLE_SIGNING_KEY", old)
+    sums, sig = _signed(tmp_path, "SUMS-old")
+    with pytest.raises(slot_module.Refused, match="accepts no master"):
+        slot_module.verify_signature(sums, sig)
+
+
+def test_key_rotation_trusts_both_keys_then_only_the_new_one(region_keys, tmp_path, monkeypatch):
+    from tests.unit.test_boot_chain import SOCLE_SLOT
+
+    _, (old, new) = region_keys
+    slot_module = _load(SOCLE_SLOT)
+    # 1. masters signed by the old key carry trust in the new one
+    monkeypatch.setenv("SOCLE_SIGNING_KEY", old)
+    monkeypatch.setenv("SOCLE_SIGNING_TRUST", new)
+    assert signing.trusted_fingerprints() == [old, new]
+    _poste(slot_module, tmp_path)
+    slot_module.verify_signature(*_signed(tmp_path, "SUMS-1"))
+    # 2. the switch: postes of step 1 accept masters signed by the new key
+    monkeypatch.setenv("SOCLE_SIGNING_KEY", new)
+    monkeypatch.setenv("SOCLE_SIGNING_TRUST", old)
+    slot_module.verify_signature(*_signed(tmp_path, "SUMS-2"))
+    _poste(slot_module, tmp_path)
+    # 3. the old key is dropped: postes of the new masters refuse what it signs
+    monkeypatch.delenv("SOCLE_SIGNING_TRUST")
+    _poste(slot_module, tmp_path)
+    monkeypatch.setenv("SOCLE_SIGNING_KEY", old)
+    sums, sig = _signed(tmp_path, "SUMS-3")
+    with pytest.raises(slot_module.Refused):
+        slot_module.verify_signature(sums, sig)
+
+
+def test_trust_lists_are_fingerprints(region_keys, monkeypatch):
+    _, (old, _) = region_keys
+    monkeypatch.setenv("SOCLE_SIGNING_KEY", old)
+    monkeypatch.setenv("SOCLE_SIGNING_TRUST", "ABCD")
+    with pytest.raises(SocleError, match="not a fingerprint"):
+        signing.trusted_fingerprints()
+    monkeypatch.setenv("SOCLE_SIGNING_TRUST", "F" * 40)
+    with pytest.raises(SocleError, match="no public key for trusted fingerprint"):
+        signing.public_key()
+
+
+def _load(path: Path):
+    loader = importlib.machinery.SourceFileLoader("socle_slot_hostile", str(path))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("socle_slot_hostile", loader))
+    loader.exec_module(module)
+    return module

@@ -23,6 +23,8 @@ def test_slot_data_and_key_folders_and_the_trusted_key(host):
         assert host.file(path).is_directory, path
     key = host.file("/etc/socle/keys/masters.asc")
     assert key.mode == 0o644 and "BEGIN PGP PUBLIC KEY BLOCK" in key.content_string
+    pinned = host.file("/etc/socle/keys/masters.fingerprints")
+    assert pinned.content_string == "0123456789ABCDEF0123456789ABCDEF01234567\n"
 
 
 def test_grub_configuration_counts_boots_like_rauc(host):

@@ -233,6 +233,7 @@ def configure(ctx: LinuxContext, start: str, selection: list[dict[str, str]], *,
         extra["branding_defaults"] = spec.data["branding"]
     if any(r["name"] == "reimage_client" for r in roles):
         extra["reimage_client_trusted_key"] = signing.public_key()
+        extra["reimage_client_trusted_fingerprints"] = signing.trusted_fingerprints()
     if any(r["name"] == "management" for r in roles):
         extra["management_account"] = spec.management_account
         extra["management_authorized_keys"] = [sshid.controller_public()]
