@@ -49,6 +49,18 @@ def select_software(
     return dict(chosen)
 
 
+def gated_catalogue(root: Path | None = None) -> Catalogue:
+    """The catalogue a build may read: refused while a check of :data:`checks.BUILD_GATE` fails."""
+    cat = load_catalogue(root)
+    blocking = errors(checks.findings(cat, dt.date.today(), only=checks.BUILD_GATE))
+    if blocking:
+        raise SocleError(
+            f"the catalogue has {len(blocking)} error(s) that block a build, first: {blocking[0].render()}",
+            hint="run 'invoke catalogue.check' and fix the errors (CAT005 and CAT007 cannot be waived)",
+        )
+    return cat
+
+
 def linux_packages(
     *,
     year: str,
@@ -58,13 +70,7 @@ def linux_packages(
     root: Path | None = None,
 ) -> list[dict[str, str]]:
     """Debian packages of the software :func:`select_software` picks, sorted, one entry per package."""
-    cat = load_catalogue(root)
-    blocking = errors(checks.findings(cat, dt.date.today(), only=checks.STRUCTURAL))
-    if blocking:
-        raise SocleError(
-            f"the catalogue has {len(blocking)} structural error(s), first: {blocking[0].render()}",
-            hint="run 'invoke catalogue.check' and fix the errors",
-        )
+    cat = gated_catalogue(root)
     chosen = select_software(cat, year=year, disciplines=disciplines, software=software, levels=levels)
     out: dict[str, dict[str, str]] = {}
     for sid in sorted(chosen):
@@ -86,7 +92,7 @@ def windows_packages(
     filled from the regional mirror) pins the installer's URL and sha256; until then it is listed
     as not installable, never installed from the internet.
     """
-    cat = load_catalogue(root)
+    cat = gated_catalogue(root)
     pinned = (lock or {}).get("windows", {})
     items: list[dict[str, Any]] = []
     missing: list[str] = []

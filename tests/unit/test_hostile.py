@@ -22,6 +22,7 @@ import yaml
 
 from socle.catalogue import checks as catalogue_checks
 from socle.catalogue import request as catalogue_request
+from socle.catalogue import selection
 from socle.core import files, signing, vault, yamlio
 from socle.core.errors import SocleError
 from socle.core.findings import to_junit
@@ -454,3 +455,15 @@ def _load(path: Path):
     module = importlib.util.module_from_spec(importlib.util.spec_from_loader("socle_slot_hostile", loader))
     loader.exec_module(module)
     return module
+
+
+def test_a_windows_build_is_gated_on_the_catalogue_checks(catalogue_copy):
+    path = catalogue_copy / "software" / "thonny.yaml"
+    card = yaml.safe_load(path.read_text())
+    installer = {"type": "msi", "url": "http://example.org/thonny.msi", "sha256": "a" * 64}
+    card["platforms"]["windows"] = {"source": "msi-url", "installer": installer, "detect": {"display_name": "Thonny"},
+                                    "disk_mb": 50}  # fmt: skip
+    path.write_text(yamlio.dumps(card))
+    with pytest.raises(SocleError) as err:
+        selection.windows_packages(year="2026-2027", disciplines=["mathematiques"], root=catalogue_copy)
+    assert "block a build" in err.value.message and "CAT005" in err.value.message

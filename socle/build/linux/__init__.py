@@ -4,6 +4,8 @@ artefacts and verification -> manifest, SBOM, signature (docs/masters.md)."""
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -48,7 +50,9 @@ class Linux(Platform):
 
     def context(self, **common: Any) -> LinuxContext:
         spec = common["spec"]
-        return LinuxContext(**common, container=f"socle-build-{spec.profile}", patch=self.patch, clean=self.clean)
+        # a name of its own per run: a second build never removes the first one's container
+        container = f"socle-build-{spec.profile}-{os.getpid()}-{secrets.token_hex(3)}"
+        return LinuxContext(**common, container=container, patch=self.patch, clean=self.clean)
 
     def produce(self, ctx: LinuxContext) -> dict[str, Any]:  # type: ignore[override]
         try:

@@ -36,6 +36,9 @@ ALL: tuple[type[Check], ...] = (
 CHECKS: dict[str, str] = {c.id: c.summary for c in sorted(ALL, key=lambda c: c.id)}
 #: what must hold before anything else can be read from a catalogue
 STRUCTURAL = (Schema, YamlHygiene)
+#: what must hold before any master (Linux or Windows) is built from it: readable, installers over
+#: HTTPS with their sha256 pinned, the RGPD respected, a requires graph without cycles
+BUILD_GATE = (*STRUCTURAL, Pinning, Rgpd, Graph)
 
 
 def findings(cat: Catalogue, today: dt.date, only: tuple[type[Check], ...] = ALL) -> list[Finding]:
