@@ -114,6 +114,7 @@ def test_build_master_without_windows_in_the_iso_fails_clearly_and_publishes_not
     cache, dist = tmp_path / "cache", tmp_path / "dist"
     proc = run_invoke("build-master", "--profile", "poste-windows",
                       env={"SOCLE_MASTERS_DIR": str(tmp_path / "masters"), "SOCLE_DIST": str(dist),
+                           "SOCLE_REGION_CA_THUMBPRINT": "AB" * 20,
                            "SOCLE_CACHE": str(cache)})  # fmt: skip
     assert proc.returncode == 1, proc.stderr
     assert "Windows did not open WinRM over HTTPS within 0.2 min" in proc.stderr and "Traceback" not in proc.stderr

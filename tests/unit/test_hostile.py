@@ -467,3 +467,42 @@ def test_a_windows_build_is_gated_on_the_catalogue_checks(catalogue_copy):
     with pytest.raises(SocleError) as err:
         selection.windows_packages(year="2026-2027", disciplines=["mathematiques"], root=catalogue_copy)
     assert "block a build" in err.value.message and "CAT005" in err.value.message
+
+
+# --- Windows first boot ------------------------------------------------------------------------------
+def _render_firstboot(name: str, **values: object) -> str:
+    import jinja2
+
+    folder = ROOT / "roles" / "win_firstboot" / "templates" / "Windows" / "Setup" / "Scripts"
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(folder), undefined=jinja2.StrictUndefined)
+    defaults = yaml.safe_load((ROOT / "roles" / "win_firstboot" / "defaults" / "main.yml").read_text())
+    return env.get_template(name).render(ansible_managed="managed", **{**defaults, **values})
+
+
+HOSTILE_PS = ["$(Remove-Item C:\\ -Recurse)", "x'; Stop-Computer; '", "x\u2019; Stop-Computer; \u2018", "${env:X}"]
+
+
+@pytest.mark.parametrize("name", ["socle-winrm.ps1.j2", "socle-firstboot.ps1.j2"])
+def test_powershell_scripts_quote_every_value_from_data(name):
+    text = _render_firstboot(name, win_firstboot_log=HOSTILE_PS[1], win_firstboot_odj_dir=HOSTILE_PS[0],
+                             win_firstboot_kms_host=HOSTILE_PS[2], win_firstboot_region_ca_thumbprint="ab" * 20,
+                             win_firstboot_winrm_remote_addresses=["10.0.0.0/8", *HOSTILE_PS])  # fmt: skip
+    for line in text.splitlines():
+        for value in HOSTILE_PS:
+            if value.split(";")[0] in line:
+                # inside a single-quoted string, with its quotes doubled: PowerShell reads it as text
+                quoted = (
+                    "'"
+                    + value.replace("'", "''").replace("\u2019", "\u2019\u2019").replace("\u2018", "\u2018\u2018")
+                    + "'"
+                )
+                assert quoted in line, line
+                assert f'"{value}' not in line
+
+
+def test_winrm_uses_a_certificate_only_when_its_chain_validates_to_the_region_ca():
+    text = _render_firstboot("socle-winrm.ps1.j2", win_firstboot_region_ca_thumbprint="ab" * 20)
+    assert "$valid = $chain.Build($_)" in text and "$valid -and" in text and "[void]$chain.Build" not in text
+    assert "$regionCa = '" + "AB" * 20 + "'" in text and "-eq ''" not in text
+    tasks = (ROOT / "roles" / "win_firstboot" / "tasks" / "main.yml").read_text()
+    assert "win_firstboot_region_ca_thumbprint is match('^[0-9A-Fa-f]{40}$')" in tasks

@@ -50,6 +50,9 @@ def test_unknown_timezone_is_refused(spec):
 
 def test_build_without_iso_fails_at_once_and_writes_nothing(tmp_path):
     proc = run_invoke("build-master", "--profile", "poste-windows", env={"SOCLE_DIST": str(tmp_path / "dist")})
+    assert proc.returncode == 2 and "thumbprint of the Région's issuing CA" in proc.stderr  # asked first
+    proc = run_invoke("build-master", "--profile", "poste-windows",
+                      env={"SOCLE_DIST": str(tmp_path / "dist"), "SOCLE_REGION_CA_THUMBPRINT": "AB" * 20})  # fmt: skip
     assert proc.returncode == 2
     assert "needs the Région's licensed installation ISO" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "dist").exists()

@@ -37,6 +37,7 @@ class Windows(Platform):
     def build(self, spec: MasterSpec, *, update_lock: bool, patch: bool, force: bool) -> Path:
         if patch:
             raise SocleError("--patch is for Linux masters", hint="Windows postes take updates with 'invoke patch'")
+        self.ca_thumbprint = inputs.region_ca_thumbprint(spec)
         self.inputs = inputs.check_inputs(spec, update_lock=update_lock)
         self.update_lock = update_lock
         self.workdir = cache_dir() / "windows-build" / spec.profile
@@ -78,6 +79,7 @@ class Windows(Platform):
                 "socle_windows_build_dir": str(workdir),
                 "win_catalogue_software_packages": packages,
                 **(spec.data.get("windows") or {}).get("vars", {}),
+                "win_firstboot_region_ca_thumbprint": self.ca_thumbprint,
             }
             with step(ctx, "provision (updates, catalogue, hardening, ngen, first-boot scripts)"):
                 vm.provision(workdir, inventory, extra, label="provision", book="windows-build.yml")

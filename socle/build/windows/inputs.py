@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +95,24 @@ def ovmf(vm: VmSettings) -> tuple[Path, Path]:
     """Firmware code and variables template: Microsoft's Secure Boot keys enrolled, or none."""
     suffix = ".ms.fd" if vm.secure_boot else ".fd"
     return OVMF_DIR / f"OVMF_CODE_4M{suffix}", OVMF_DIR / f"OVMF_VARS_4M{suffix}"
+
+
+def region_ca_thumbprint(spec: MasterSpec) -> str:
+    """The Région's issuing CA thumbprint postes' WinRM certificates must chain to (``SOCLE_REGION_CA_THUMBPRINT``
+    or the spec's ``windows.vars.win_firstboot_region_ca_thumbprint``); refused before any VM starts."""
+    win_vars = (spec.data.get("windows") or {}).get("vars") or {}
+    value = os.environ.get("SOCLE_REGION_CA_THUMBPRINT") or str(
+        win_vars.get("win_firstboot_region_ca_thumbprint") or ""
+    )
+    if not re.fullmatch(r"[0-9A-Fa-f]{40}", value):
+        raise SocleError(
+            "the Windows build needs the thumbprint of the Région's issuing CA (40 hex digits)"
+            + (f", not '{value[:50]}'" if value else ""),
+            where=f"{rel(spec.path)} [windows.vars.win_firstboot_region_ca_thumbprint]",
+            hint="set it there or in SOCLE_REGION_CA_THUMBPRINT: postes open WinRM only with a certificate "
+            "that chains to that CA",
+        )
+    return value.upper()
 
 
 def check_inputs(spec: MasterSpec, *, update_lock: bool = False) -> Inputs:
