@@ -230,11 +230,11 @@ def inventory_check(c, path="", format="text", output=""):
     help={"etabs": "number of établissements", "postes": "total postes", "seed": "random seed", "out": "folder"},
 )
 @guarded
-def inventory_generate(c, etabs=350, postes=60000, seed=2026, out="dist/region-synthetique"):
+def inventory_generate(c, etabs="350", postes="60000", seed="2026", out="dist/region-synthetique"):
     """Write a deterministic synthetic region (benchmarks, load tests)."""
     from socle.cli import inventory as cli
 
-    cli.generate(etabs=int(etabs), postes=int(postes), seed=int(seed), out=out)
+    cli.generate(etabs=etabs, postes=postes, seed=seed, out=out)
 
 
 @task(

@@ -22,7 +22,19 @@ def guarded(fn: F) -> F:
             return fn(*args, **kwargs)
         except SocleError as exc:
             raise Exit(f"error: {exc}", code=exc.exit_code) from None
+        except OSError as exc:  # a file the system refused that no check foresaw: one line, not a traceback
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise Exit(f"error: {where}{exc.strerror or exc}", code=2) from None
         except KeyboardInterrupt:
             raise Exit("interrupted: re-run the same command to resume", code=130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def whole_number(value: object, option: str, *, low: int = 0, high: int = 10**9) -> int:
+    """A command-line number (invoke passes text): refused with the option's name when it is not one."""
+    text = str(value).strip()
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise SocleError(f"{option} '{text[:30]}' is not a whole number from {low} to {high}",
+                         hint=f"for example {option} {max(low, 1)}")  # fmt: skip
+    return int(text)

@@ -11,6 +11,7 @@ from socle.catalogue import request as requests
 from socle.catalogue.diff import Room
 from socle.catalogue.diff import diff as impact
 from socle.core.errors import StepFailed
+from socle.core.files import output_file, write_atomic
 from socle.core.findings import present
 from socle.core.paths import ROOT, rel
 from socle.inventory.model import rooms_summary
@@ -28,7 +29,7 @@ def check(*, fmt: str = "text", output: str | None = None, path: str | None = No
 def diff(*, base: str, output: str | None = None) -> None:
     report = impact(base, rooms=[Room(**r) for r in rooms_summary()])
     if output:
-        Path(output).write_text(report)
+        write_atomic(output_file(output), report)
         console.print(f"wrote {output}")
     else:
         print(report, end="")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from socle.cli import whole_number
 from socle.core.findings import present
 from socle.inventory import checks, generator, importer
 
@@ -13,9 +14,11 @@ def check(*, path: str, fmt: str, output: str) -> None:
     present(findings, fmt=fmt, output=output or None, suite="inventory", checks=checks.CHECKS)
 
 
-def generate(*, etabs: int, postes: int, seed: int, out: str) -> None:
-    n = generator.generate(Path(out), etabs=etabs, postes=postes, seed=seed)
-    print(f"wrote {etabs} établissements, {n} postes in {out} (ansible-inventory -i {out} --graph)")
+def generate(*, etabs: str, postes: str, seed: str, out: str) -> None:
+    count = whole_number(etabs, "--etabs", low=1, high=9000)
+    n = generator.generate(Path(out), etabs=count, postes=whole_number(postes, "--postes", low=1, high=10**6),
+                           seed=whole_number(seed, "--seed"))  # fmt: skip
+    print(f"wrote {count} établissements, {n} postes in {out} (ansible-inventory -i {out} --graph)")
 
 
 def import_csv(*, csv: str, uai: str, apply: bool, path: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from socle.cli import whole_number
 from socle.core.errors import SocleError, StepFailed
 from socle.core.paths import rel
 from socle.operations import install, maintenance, patching, reimage
@@ -27,11 +28,10 @@ def reimage_salle(*, etab: str, salle: str, reset: bool, force: bool, reboot: st
 def install_salle(*, etab: str, salle: str, poste: str, window: str, inventory: str, report: str) -> None:
     if not etab or not salle:
         raise SocleError("say which salle: --etab UAI --salle ROOM", hint="invoke install --etab 0671000Y --salle S101")
-    if not str(window).isdigit():
-        raise SocleError(f"--window {window!r} is not a number of minutes", hint="for example --window 60")
+    minutes = whole_number(window, "--window", low=1, high=24 * 60)
     postes = [p.strip() for p in poste.split(",") if p.strip()] or None
     outcomes, out = install.install_salle(
-        etab=etab, salle=salle, postes=postes, window=int(window), region=Path(inventory) if inventory else None,
+        etab=etab, salle=salle, postes=postes, window=minutes, region=Path(inventory) if inventory else None,
         report=Path(report) if report else None,
     )  # fmt: skip
     install.show(outcomes, out)

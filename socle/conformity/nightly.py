@@ -21,6 +21,7 @@ from socle.core import playbook
 from socle.core.clock import utc_stamp
 from socle.core.errors import SocleError
 from socle.core.paths import ROOT
+from socle.core.playbook import load_raw
 from socle.inventory.model import DEFAULT_REGION
 from socle.registry import specs, store
 
@@ -70,7 +71,7 @@ def check(
         if key not in expected_cache:
             expected_cache[key] = expected.software(cat, year, t, manifest, windows=windows[t.profile])
         path = raw_dir / f"{t.host}.json"
-        raw = json.loads(path.read_text()) if path.exists() else None
+        raw = load_raw(path)
         results.append(
             evaluate(
                 t,

@@ -13,11 +13,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from socle.core.errors import SocleError
 
@@ -167,3 +169,32 @@ def read_input(path: Path | str, *, max_bytes: int, what: str, encoding: str = "
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise SocleError("not UTF-8", where=f"{path}:{line}", hint="export it as CSV UTF-8") from None
+
+
+def output_file(value: Path | str, option: str = "--output") -> Path:
+    """A file a command is asked to write: a regular file (or a new one) outside the kernel's folders."""
+    path = Path(value)
+    real = Path(os.path.realpath(path))
+    if (
+        path.is_symlink()
+        or (path.exists() and not path.is_file())
+        or real.parts[1:2] in (("proc",), ("sys",), ("dev",))
+    ):
+        raise SocleError(f"{option} '{shorten(str(value), 60)}' is not a file this command may write",
+                         hint="give the path of a new or regular file, e.g. reports/catalogue-check.xml")  # fmt: skip
+    return path
+
+
+def read_json(path: Path | str, *, what: str, max_bytes: int = 64 * 1024 * 1024) -> Any:
+    """A JSON file written by another machine or run (a lycée serveur, a poste, an earlier run):
+    parsed with a size limit; a truncated or corrupt file is one located error, never a traceback."""
+    path = Path(path)
+    text = read_input(path, max_bytes=max_bytes, what=what)
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        if isinstance(exc, RecursionError):
+            raise SocleError(f"{what} nests too deeply", where=str(path)) from None
+        raise SocleError(f"{what} is not valid JSON ({exc.msg}): truncated or corrupt",
+                         where=f"{path}:{exc.lineno}:{exc.colno}",
+                         hint="run the step that writes it again; nothing else was read from it") from None  # fmt: skip

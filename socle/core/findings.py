@@ -10,6 +10,7 @@ from rich.console import Console
 
 from socle.core import junit
 from socle.core.errors import SocleError, StepFailed
+from socle.core.files import output_file, write_atomic
 
 SEVERITIES = ("error", "warning", "note")
 
@@ -67,8 +68,7 @@ def write(findings: list[Finding], fmt: str, output: Path | None, suite: str, ch
     else:
         text = "\n".join(f.render() for f in sorted(findings)) + ("\n" if findings else "")
     if output:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text)
+        write_atomic(output_file(output), text)
     return text
 
 

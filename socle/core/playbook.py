@@ -7,9 +7,11 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from socle.core import sshid
-from socle.core.errors import StepFailed
+from socle.core.errors import SocleError, StepFailed
+from socle.core.files import read_json
 from socle.core.paths import ROOT
 
 
@@ -57,3 +59,13 @@ def step(args: list[str], log: Path, label: str) -> None:
         failed = [ln for ln in lines if "fatal:" in ln or "FAILED" in ln or "ERROR" in ln]
         tail = "\n    ".join(ln[:300] for ln in (failed or lines)[-8:])
         raise StepFailed(f"ansible-playbook ({label}) failed:\n    {tail}", hint=f"full log: {log}")
+
+
+def load_raw(path: Path) -> dict[str, Any] | None:
+    """One host's result as the socle_snapshots callback wrote it (None when the host has none, or when
+    what it wrote cannot be read: the host is then reported without a result, never trusted)."""
+    try:
+        data = read_json(path, what=f"the result of {path.stem}") if path.exists() else None
+    except SocleError:
+        return None
+    return data if isinstance(data, dict) else None

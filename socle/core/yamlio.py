@@ -163,6 +163,9 @@ def loads(text: str, path: Path | str = "<string>") -> Document:
                 doc.data = loader.construct_document(node)
         finally:
             loader.dispose()
+    except (ValueError, OverflowError, TypeError) as exc:  # a scalar YAML resolves to an impossible value
+        raise SocleError(f"invalid value: {str(exc)[:120]}", where=str(path),
+                         hint="quote dates and numbers that are meant as text") from None  # fmt: skip
     except _Refused as exc:
         where = f"{path}:{exc.mark.line + 1}:{exc.mark.column + 1}"
         raise SocleError(exc.message, where=where, hint=exc.hint) from None

@@ -276,5 +276,12 @@ def check(region: Path | None = None) -> list[Finding]:
         doc, problems = load_school(path)
         findings += problems
         if doc is not None and isinstance(doc.data, dict) and not [p for p in problems if p.keypath == ""]:
-            checker.school(doc)
+            try:
+                checker.school(doc)
+            except (AttributeError, KeyError, TypeError, ValueError) as exc:
+                # the cross-file checks read a schema-valid shape; the schema findings say what is wrong
+                if not problems:
+                    findings.append(Finding(str(doc.path), 1, "INV001", "error", "",
+                                            f"cannot check this file further ({type(exc).__name__})",
+                                            "fix its structure (socle/schemas/etablissement.schema.json)"))  # fmt: skip
     return sorted(set(findings + checker.out), key=lambda f: (f.file, f.line, f.check))

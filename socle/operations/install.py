@@ -26,9 +26,10 @@ from socle.core.clock import run_id, utc_stamp
 from socle.core.errors import SocleError
 from socle.core.identity import who
 from socle.core.paths import ROOT
+from socle.core.playbook import load_raw
 from socle.inventory.model import DEFAULT_REGION
 from socle.operations import enrolment
-from socle.operations.reimage import find_salle, load_raw, master_source, served_files
+from socle.operations.reimage import find_salle, master_source, served_files
 from socle.registry import specs
 
 #: Longest arming window: one morning or one afternoon (the serveur refuses more than 8 h)

@@ -15,6 +15,7 @@ from rich.table import Table
 from socle.core import junit, playbook
 from socle.core.clock import run_id, school_year_of, utc_stamp
 from socle.core.errors import SocleError
+from socle.core.files import read_json
 from socle.core.identity import who
 from socle.core.paths import ROOT
 from socle.core.yamlio import load
@@ -62,8 +63,15 @@ def last_conformity(report_root: Path | None = None) -> dict[str, float]:
     newest = newest_conformity_report(report_root)
     if newest is None:
         return {}
-    data = json.loads((newest / "summary.json").read_text())
-    return {uai: row["percent"] for uai, row in data.get("per_etablissement", {}).items()}
+    path = newest / "summary.json"
+    data = read_json(path, what="the conformity summary")
+    rows = data.get("per_etablissement") if isinstance(data, dict) else None
+    if not isinstance(rows, dict) or not all(
+        isinstance(row, dict) and isinstance(row.get("percent"), int | float) for row in rows.values()
+    ):
+        raise SocleError("the conformity summary has no per_etablissement percentages", where=str(path),
+                         hint="run the nightly conformity check again; the gate stays closed until then")  # fmt: skip
+    return {str(uai): float(row["percent"]) for uai, row in rows.items()}
 
 
 @dataclass

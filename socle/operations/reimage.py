@@ -23,6 +23,7 @@ from socle.core.clock import run_id, utc_stamp
 from socle.core.errors import SocleError
 from socle.core.identity import who
 from socle.core.paths import ROOT
+from socle.core.playbook import load_raw
 from socle.inventory.model import DEFAULT_REGION, fast_load
 from socle.registry import specs, store
 
@@ -193,11 +194,6 @@ def restore_salle(
     with (report.parent / "interventions.jsonl").open("a") as fh:  # the input of MTTR and history
         fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
     return outcomes, report
-
-
-def load_raw(path: Path) -> dict[str, Any] | None:
-    """One host's result as the socle_snapshots callback wrote it (None when the host has none)."""
-    return json.loads(path.read_text()) if path.exists() else None
 
 
 def _outcome(host: str, raw: dict[str, Any] | None, serveur: dict[str, Any] | None) -> PosteOutcome:

@@ -27,6 +27,7 @@ from socle.catalogue.checks.cat012_waivers import Waivers
 from socle.catalogue.checks.cat013_advisories import Advisories
 from socle.catalogue.model import Catalogue, load_catalogue
 from socle.core.findings import Finding
+from socle.core.paths import rel
 
 #: in the order they run; CAT012 comes last: it reports the waivers no other check used
 ALL: tuple[type[Check], ...] = (
@@ -45,7 +46,14 @@ def findings(cat: Catalogue, today: dt.date, only: tuple[type[Check], ...] = ALL
     """Findings of the ``only`` checks over ``cat``, sorted by file and line."""
     ctx = Context(cat, today)
     for check_class in only:
-        check_class(ctx).run()
+        try:
+            check_class(ctx).run()
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            # a check reads a schema-valid shape; when CAT001/CAT002 already say what is wrong, they suffice
+            if not any(f.check in {"CAT001", "CAT002"} and f.severity == "error" for f in ctx.findings):
+                ctx.findings.append(Finding(rel(cat.root), 1, check_class.id, "error", "",
+                                            f"cannot run on this catalogue ({type(exc).__name__})",
+                                            "fix the structure of the files (see socle/schemas/)"))  # fmt: skip
     return sorted(set(ctx.findings), key=lambda f: (f.file, f.line, f.check, f.message))
 
 
