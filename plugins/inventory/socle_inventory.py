@@ -156,6 +156,8 @@ class InventoryModule(BaseInventoryPlugin):
     @staticmethod
     def _read(fpath, cache_dir):
         """Parse one file, through the JSON parse cache when the file is unchanged."""
+        if os.path.islink(fpath) or not os.path.isfile(fpath):
+            raise AnsibleParserError(f"{fpath}: not a regular file (a link or a folder); run 'invoke inventory.check'")
         stat = os.stat(fpath)
         cached = None
         if cache_dir:

@@ -11,6 +11,7 @@ from typing import Any
 from socle.catalogue.model import load_catalogue
 from socle.core import uai
 from socle.core.errors import SocleError
+from socle.core.files import regular_file_in
 from socle.core.findings import Finding
 from socle.core.paths import rel
 from socle.core.schema import validate
@@ -230,7 +231,7 @@ class _Checker:
 
 def load_school(path: Path) -> tuple[Document | None, list[Finding]]:
     try:
-        doc = load(path)
+        doc = load(regular_file_in(path, path.parent))
     except SocleError as exc:
         m = re.search(r":(\d+)", exc.where or "")
         return None, [

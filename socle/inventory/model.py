@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from socle.core import yamlio
 from socle.core.errors import SocleError
 from socle.core.paths import ROOT, rel
 from socle.core.yamlio import dumps
@@ -105,8 +106,7 @@ def fast_load(region: Path) -> list[dict[str, Any]]:
     """Parse every school with libyaml, no line tracking (the checks do that)."""
     out = []
     for path in school_files(region):
-        with path.open("rb") as fh:
-            data = yaml.load(fh, Loader=_LOADER)
+        data = yamlio.fast_load(path)
         if not isinstance(data, dict):
             raise SocleError("not a mapping", where=rel(path), hint="run 'invoke inventory.check'")
         data["__file__"] = str(path)

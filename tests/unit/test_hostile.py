@@ -506,3 +506,28 @@ def test_winrm_uses_a_certificate_only_when_its_chain_validates_to_the_region_ca
     assert "$regionCa = '" + "AB" * 20 + "'" in text and "-eq ''" not in text
     tasks = (ROOT / "roles" / "win_firstboot" / "tasks" / "main.yml").read_text()
     assert "win_firstboot_region_ca_thumbprint is match('^[0-9A-Fa-f]{40}$')" in tasks
+
+
+def test_a_symlinked_etablissement_file_is_refused(region, tmp_path):
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("password: SECRET-VALUE\n")
+    (region / "etablissements" / "0671001A.yaml").symlink_to(secret)
+    found = inv_checks.check(region)
+    assert any("symbolic links are not accepted" in f.message for f in found)
+    assert "SECRET-VALUE" not in json.dumps([f.message for f in found])
+    graph = ansible("ansible-inventory", "-i", str(region), "--list")
+    assert graph.returncode != 0 and "not a regular file" in graph.stderr
+
+
+def test_a_truncated_conformity_summary_closes_the_gate_with_a_located_error(tmp_path):
+    from socle.operations import patching
+
+    run = tmp_path / "conformity" / "2026-11-24T020000Z"
+    run.mkdir(parents=True)
+    (run / "summary.json").write_text('{"per_etablissement": {"0671000Y": {"percent": 9')
+    with pytest.raises(SocleError) as err:
+        patching.last_conformity(tmp_path / "conformity")
+    assert "truncated or corrupt" in err.value.message and err.value.where == f"{run / 'summary.json'}:1:49"
+    (run / "summary.json").write_text('{"per_etablissement": {"0671000Y": {"percent": "<b>99</b>"}}}')
+    with pytest.raises(SocleError, match="no per_etablissement percentages"):
+        patching.last_conformity(tmp_path / "conformity")
