@@ -49,3 +49,11 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
         if collection_path == suite or suite in collection_path.parents:
             return None if config.getoption("hosts", None) else True
     return None
+
+
+@pytest.fixture
+def region(tmp_path: Path) -> Path:
+    """A writable copy of the sample Région inventory (inventories/grand-est)."""
+    dest = tmp_path / "grand-est"
+    shutil.copytree(ROOT / "inventories" / "grand-est", dest)
+    return dest

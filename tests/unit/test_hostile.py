@@ -11,7 +11,6 @@ import importlib.machinery
 import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import threading
 import time
@@ -31,16 +30,9 @@ from socle.inventory import checks as inv_checks
 from socle.inventory import importer
 from socle.inventory import model as inv_model
 from socle.operations import maintenance
-from tests.unit.test_inventory import KLEBER, SAMPLE, ansible
+from tests.unit.test_inventory import KLEBER, ansible
 
 HEADER = "Salle;Nom du poste;Adresse MAC;IP;Usage;Profil\n"
-
-
-@pytest.fixture
-def region(tmp_path: Path) -> Path:
-    dest = tmp_path / "grand-est"
-    shutil.copytree(SAMPLE, dest)
-    return dest
 
 
 def school_file(region: Path) -> Path:

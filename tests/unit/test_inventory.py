@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,13 +19,6 @@ from socle.inventory import model as inv_model
 
 SAMPLE = ROOT / "inventories" / "grand-est"
 KLEBER = "0671000Y"
-
-
-@pytest.fixture
-def region(tmp_path: Path) -> Path:
-    dest = tmp_path / "grand-est"
-    shutil.copytree(SAMPLE, dest)
-    return dest
 
 
 def mutate(region: Path, code: str, change) -> Path:
