@@ -13,6 +13,9 @@ from socle.core.errors import SocleError
 from socle.core.paths import cache_dir
 
 COMPONENTS = ("main", "contrib", "non-free", "non-free-firmware")
+#: the releases socle knows (the card schema's ``apt.suite``): a name from a merge request never
+#: becomes part of a URL or a file name
+RELEASES = ("bookworm", "trixie")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 DEFAULT_SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 
@@ -23,6 +26,8 @@ def index_path(release: str) -> Path:
 
 def fetch(release: str, mirror: str = DEFAULT_MIRROR) -> Path:
     """Download Packages.xz of every component and keep ``name version installed-size-KiB`` lines."""
+    if release not in RELEASES:
+        raise SocleError(f"unknown Debian release '{str(release)[:30]}'", hint=f"use one of: {', '.join(RELEASES)}")
     target = index_path(release)
     target.parent.mkdir(parents=True, exist_ok=True)
     lines: list[str] = []
@@ -56,7 +61,9 @@ def fetch(release: str, mirror: str = DEFAULT_MIRROR) -> Path:
 
 @cache
 def load(release: str) -> dict[str, tuple[str, int]] | None:
-    """name -> (version, installed size KiB) for ``release``, or None when never fetched."""
+    """name -> (version, installed size KiB) for ``release``, or None when never fetched (or unknown)."""
+    if release not in RELEASES:
+        return None
     path = index_path(release)
     if not path.exists():
         if os.environ.get("SOCLE_OFFLINE"):

@@ -523,3 +523,18 @@ def test_a_truncated_conformity_summary_closes_the_gate_with_a_located_error(tmp
     (run / "summary.json").write_text('{"per_etablissement": {"0671000Y": {"percent": "<b>99</b>"}}}')
     with pytest.raises(SocleError, match="no per_etablissement percentages"):
         patching.last_conformity(tmp_path / "conformity")
+
+
+def test_a_cards_debian_suite_never_becomes_a_url_or_a_file_name(catalogue_copy, monkeypatch):
+    import urllib.request
+
+    def no_network(*args, **kwargs):
+        raise AssertionError(f"the checks fetched {args[0]!r}")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    path = catalogue_copy / "software" / "gimp.yaml"
+    card = yaml.safe_load(path.read_text())
+    card["platforms"]["linux"]["apt"]["suite"] = "../../../x"
+    path.write_text(yamlio.dumps(card))
+    found = catalogue_checks.check(catalogue_copy, today=dt.date(2026, 11, 24))
+    assert any(f.check == "CAT001" and "suite" in f.keypath for f in found)

@@ -26,7 +26,7 @@ class DebianPackages(Check):
                 if isinstance(doc.data, dict)
                 else None
             )
-            if isinstance(apt, dict):
+            if isinstance(apt, dict) and str(apt.get("suite", "trixie")) in debian.RELEASES:  # else CAT001 says it
                 for j, pkg in enumerate(apt.get("packages") or []):
                     by_release[str(apt.get("suite", "trixie"))].append((stem, doc, j, str(pkg)))
         for release, items in sorted(by_release.items()):

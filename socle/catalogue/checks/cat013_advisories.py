@@ -49,7 +49,7 @@ class Advisories(Check):
             if not packages:
                 continue
             release = str(apt.get("suite", "trixie"))
-            index = debian.load(release) or {}
+            index = debian.load(release) or {}  # an unknown release has none (CAT001 reports it)
             pkg, card_version = str(packages[0]), str(card.get("version", ""))
             if pkg in index and card_version and upstream_version(index[pkg][0]) != card_version:
                 deb_version = index[pkg][0]
