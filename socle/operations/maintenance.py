@@ -18,7 +18,7 @@ from typing import Any
 
 from socle.core.clock import school_year_of
 from socle.core.errors import SocleError
-from socle.core.files import locked, read_input, shorten, write_atomic
+from socle.core.files import locked, read_input, regular_file_in, shorten, write_atomic
 from socle.core.paths import ROOT
 from socle.core.yamlio import dumps, load
 
@@ -107,8 +107,9 @@ def load_calendar(year: str, folder: Path | None = None) -> list[Period]:
     problem = year_problem(year)
     if problem:
         raise SocleError(problem, hint="school years look like 2026-2027")
-    path = (folder or CALENDAR_DIR) / f"{year}.yaml"
-    return _read_calendar(path, year) if path.exists() else []
+    folder = folder or CALENDAR_DIR
+    path = folder / f"{year}.yaml"
+    return _read_calendar(regular_file_in(path, folder), year) if path.exists() or path.is_symlink() else []
 
 
 def _read_calendar(path: Path, year: str) -> list[Period]:

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 from socle.core.clock import school_year_of
 from socle.core.errors import SocleError
+from socle.core.files import regular_file_in
 from socle.core.findings import errors
 from socle.core.paths import ROOT, rel
 from socle.core.schema import validate
@@ -119,12 +121,12 @@ def is_windows(profile: str, year: str | None = None) -> bool:
 def load_spec(profile: str, year: str | None = None) -> MasterSpec:
     year = resolve_year(year)
     path = MASTERS_DIR / year / f"{profile}.yaml"
-    if not path.exists():
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,40}", profile) or not path.exists():
         raise SocleError(
-            f"unknown profile '{profile}' for {year}",
+            f"unknown profile '{profile[:40]}' for {year}",
             hint=f"choose one of: {', '.join(available_profiles(year))}",
         )
-    doc = load(path)
+    doc = load(regular_file_in(path, MASTERS_DIR))
     problems = errors(validate(doc, "master-spec", "MST001"))
     data = doc.data if isinstance(doc.data, dict) else {}
     if not problems and data.get("profile") != profile:
