@@ -150,7 +150,7 @@ def render(school: dict[str, Any]) -> str:
     """
     salles = school["salles"]
     head = dumps({k: v for k, v in school.items() if k != "salles"})
-    lines = [HEADER + head.rstrip("\n"), "salles:"]
+    lines = [HEADER + head.rstrip("\n"), "salles:" if salles else "salles: []"]
     for salle in salles:
         lines.append(f"  - id: {scalar(salle['id'])}")
         lines.append(f"    usage: {scalar(salle['usage'])}")

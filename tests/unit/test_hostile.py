@@ -538,3 +538,8 @@ def test_a_cards_debian_suite_never_becomes_a_url_or_a_file_name(catalogue_copy,
     path.write_text(yamlio.dumps(card))
     found = catalogue_checks.check(catalogue_copy, today=dt.date(2026, 11, 24))
     assert any(f.check == "CAT001" and "suite" in f.keypath for f in found)
+
+
+def test_a_school_with_serveurs_only_renders_and_reads_back(region):
+    rewrite(region, lambda d: d.update(salles=[]))
+    assert yaml.safe_load(school_file(region).read_text())["salles"] == []
