@@ -198,3 +198,18 @@ def read_json(path: Path | str, *, what: str, max_bytes: int = 64 * 1024 * 1024)
         raise SocleError(f"{what} is not valid JSON ({exc.msg}): truncated or corrupt",
                          where=f"{path}:{exc.lineno}:{exc.colno}",
                          hint="run the step that writes it again; nothing else was read from it") from None  # fmt: skip
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line to a log that several runs share (interventions.jsonl): one write, under its lock."""
+    with locked(path, what=rel_name(path)):
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, (line.rstrip("\n") + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def rel_name(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}"

@@ -29,7 +29,7 @@ from socle.core.paths import ROOT
 from socle.core.playbook import load_raw
 from socle.inventory.model import DEFAULT_REGION
 from socle.operations import enrolment
-from socle.operations.reimage import find_salle, master_source, served_files
+from socle.operations.reimage import find_salle, master_source, served_files, write_record
 from socle.registry import specs
 
 #: Longest arming window: one morning or one afternoon (the serveur refuses more than 8 h)
@@ -120,9 +120,7 @@ def install_salle(
         "outcome": "success" if all(o.status == "installed" for o in outcomes) else "incomplete",
         "postes": [asdict(o) for o in outcomes],
     }  # fmt: skip
-    (report / "record.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
-    with (report.parent / "interventions.jsonl").open("a") as fh:
-        fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+    write_record(report, record)
     return outcomes, report
 
 

@@ -15,7 +15,7 @@ from rich.table import Table
 from socle.core import junit, playbook
 from socle.core.clock import run_id, school_year_of, utc_stamp
 from socle.core.errors import SocleError
-from socle.core.files import read_json
+from socle.core.files import read_json, write_atomic
 from socle.core.identity import who
 from socle.core.paths import ROOT
 from socle.core.yamlio import load
@@ -308,8 +308,8 @@ def apply(
         "ansible_rc": rc,
         "hosts": [o.__dict__ for o in outcomes],
     }  # fmt: skip
-    (report / "run.json").write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
-    (report / "junit.xml").write_text(_junit(run, outcomes))
+    write_atomic(report / "run.json", json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    write_atomic(report / "junit.xml", _junit(run, outcomes))
     return outcomes, report
 
 

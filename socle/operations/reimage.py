@@ -21,6 +21,7 @@ from rich.table import Table
 from socle.core import playbook
 from socle.core.clock import run_id, utc_stamp
 from socle.core.errors import SocleError
+from socle.core.files import append_line, write_atomic
 from socle.core.identity import who
 from socle.core.paths import ROOT
 from socle.core.playbook import load_raw
@@ -189,11 +190,14 @@ def restore_salle(
         "ansible_rc": rc, "outcome": "success" if not failed(outcomes) else "incomplete",
         "postes": [asdict(o) for o in outcomes],
     }  # fmt: skip
-    text = json.dumps(record, indent=2, ensure_ascii=False)
-    (report / "record.json").write_text(text + "\n")
-    with (report.parent / "interventions.jsonl").open("a") as fh:  # the input of MTTR and history
-        fh.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+    write_record(report, record)
     return outcomes, report
+
+
+def write_record(report: Path, record: dict[str, Any]) -> None:
+    """The run's intervention record (written whole), and its line in the shared interventions.jsonl."""
+    write_atomic(report / "record.json", json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    append_line(report.parent / "interventions.jsonl", json.dumps(record, ensure_ascii=False, sort_keys=True))
 
 
 def _outcome(host: str, raw: dict[str, Any] | None, serveur: dict[str, Any] | None) -> PosteOutcome:

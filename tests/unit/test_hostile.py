@@ -543,3 +543,22 @@ def test_a_cards_debian_suite_never_becomes_a_url_or_a_file_name(catalogue_copy,
 def test_a_school_with_serveurs_only_renders_and_reads_back(region):
     rewrite(region, lambda d: d.update(salles=[]))
     assert yaml.safe_load(school_file(region).read_text())["salles"] == []
+
+
+def test_two_runs_recording_at_once_keep_every_intervention(tmp_path):
+    from socle.operations.reimage import write_record
+
+    def run(name: str) -> None:
+        for i in range(100):
+            report = tmp_path / f"{name}-{i}"
+            report.mkdir()
+            write_record(report, {"run": name, "i": i, "detail": "x" * 5000})
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    lines = (tmp_path / "interventions.jsonl").read_text().splitlines()
+    assert len(lines) == 200 and all(json.loads(line)["detail"] == "x" * 5000 for line in lines)
+    assert json.loads((tmp_path / "a-99" / "record.json").read_text())["i"] == 99
