@@ -124,9 +124,11 @@ def known_hosts() -> Path:
 
 def ansible_env() -> dict[str, str]:
     """What ansible-playbook needs to reach postes as the management account, host identity verified."""
+    # ServerAlive: a poste that reboots or is switched off mid-command drops no FIN; without it the
+    # ssh client (and the play) would wait for TCP keepalive, two hours
     ssh_args = (
-        "-o ControlMaster=auto -o ControlPersist=60s -o StrictHostKeyChecking=yes "
-        f"-o UserKnownHostsFile={known_hosts()} -o IdentitiesOnly=yes"
+        "-o ControlMaster=auto -o ControlPersist=60s -o ServerAliveInterval=10 -o ServerAliveCountMax=3 "
+        f"-o StrictHostKeyChecking=yes -o UserKnownHostsFile={known_hosts()} -o IdentitiesOnly=yes"
     )
     return {"ANSIBLE_PRIVATE_KEY_FILE": str(controller_key()), "ANSIBLE_SSH_ARGS": ssh_args,
             "ANSIBLE_HOST_KEY_CHECKING": "True"}  # fmt: skip
