@@ -28,6 +28,8 @@ def build(
     folder and the lock file); builds of other profiles run beside it (each its own container).
     """
     spec = load_spec(profile, year)
-    folder = store.master_dir(spec.year, spec.profile, "x").parent
-    with locked(folder, what=f"the {spec.profile} masters of {spec.year} (another build-master)"):
+    with locked(
+        store.profile_dir(spec.year, spec.profile),
+        what=f"the {spec.profile} masters of {spec.year} (another build-master)",
+    ):
         return PLATFORMS[spec.platform]().build(spec, update_lock=update_lock, patch=patch, force=force)

@@ -168,7 +168,7 @@ def read_input(path: Path | str, *, max_bytes: int, what: str, encoding: str = "
         return raw.decode(encoding)
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise SocleError("not UTF-8", where=f"{path}:{line}", hint="export it as CSV UTF-8") from None
+        raise SocleError("not UTF-8", where=f"{path}:{line}", hint=f"save the {what} as UTF-8") from None
 
 
 def output_file(value: Path | str, option: str = "--output") -> Path:
@@ -192,9 +192,9 @@ def read_json(path: Path | str, *, what: str, max_bytes: int = 64 * 1024 * 1024)
     text = read_input(path, max_bytes=max_bytes, what=what)
     try:
         return json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        if isinstance(exc, RecursionError):
-            raise SocleError(f"{what} nests too deeply", where=str(path)) from None
+    except RecursionError:
+        raise SocleError(f"{what} nests too deeply", where=str(path)) from None
+    except json.JSONDecodeError as exc:
         raise SocleError(f"{what} is not valid JSON ({exc.msg}): truncated or corrupt",
                          where=f"{path}:{exc.lineno}:{exc.colno}",
                          hint="run the step that writes it again; nothing else was read from it") from None  # fmt: skip
@@ -202,14 +202,10 @@ def read_json(path: Path | str, *, what: str, max_bytes: int = 64 * 1024 * 1024)
 
 def append_line(path: Path, line: str) -> None:
     """Append one line to a log that several runs share (interventions.jsonl): one write, under its lock."""
-    with locked(path, what=rel_name(path)):
+    with locked(path, what=f"{path.parent.name}/{path.name}"):
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             os.write(fd, (line.rstrip("\n") + "\n").encode())
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-def rel_name(path: Path) -> str:
-    return f"{path.parent.name}/{path.name}"

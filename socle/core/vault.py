@@ -19,7 +19,6 @@ import re
 import secrets
 import string
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ import yaml
 
 from socle.core.clock import utc_stamp
 from socle.core.errors import SocleError
-from socle.core.files import locked
+from socle.core.files import locked, write_atomic
 
 HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 SYMBOLS = "-_=+.,:;!?#%"
@@ -83,13 +82,7 @@ def read(host: str) -> dict[str, Any]:
 def _write(host: str, data: dict[str, Any]) -> None:
     path = _path(host)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    blob = _vault().encrypt(yaml.safe_dump(data, sort_keys=True))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{host}.")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(blob)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, _vault().encrypt(yaml.safe_dump(data, sort_keys=True)), mode=0o600)
 
 
 #: unconfirmed passwords kept per poste: any of them may be the one an interrupted run set

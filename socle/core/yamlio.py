@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from socle.core.errors import SocleError
+from socle.core.files import read_input
 
 KeyPath = tuple[str | int, ...]
 
@@ -183,25 +184,8 @@ def loads(text: str, path: Path | str = "<string>") -> Document:
 
 
 def load(path: Path | str) -> Document:
-    """Read and parse a YAML file strictly (UTF-8 only)."""
-    path = Path(path)
-    try:
-        if path.stat().st_size > MAX_BYTES:
-            raise SocleError(f"file too large (at most {MAX_BYTES // 1024} KB)", where=str(path),
-                             hint="governed data files are small; split it or remove what is not data")  # fmt: skip
-        if not path.is_file():
-            raise SocleError("not a regular file", where=str(path), hint="give a YAML file, not a folder or a device")
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise SocleError("file not found", where=str(path)) from None
-    except OSError as exc:
-        raise SocleError(f"cannot read file: {exc.strerror}", where=str(path)) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise SocleError("file is not UTF-8", where=f"{path}:{line}", hint="save the file as UTF-8") from None
-    return loads(text, path)
+    """Read and parse a YAML file strictly (UTF-8 only, a regular file of at most :data:`MAX_BYTES`)."""
+    return loads(read_input(path, max_bytes=MAX_BYTES, what="governed data file"), path)
 
 
 _CLOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

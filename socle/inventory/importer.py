@@ -83,7 +83,20 @@ def parse_csv(path: Path) -> list[ImportRow]:
         reader = csv.reader(io.StringIO(text), delimiter=";")
     try:
         for lineno, cells in enumerate(reader, start=2 if header is not None else 1):
-            _one_row(cells, lineno, header is None, fields, path, rows, errors)
+            if not cells or not "".join(cells).strip() or cells[0].startswith("#"):
+                continue
+            if header is None:  # linuxmuster: room;host;hostgroup;mac;ip;...
+                if len(cells) < 5:
+                    errors.append(f"{path}:{lineno}: expected at least 5 ';' fields (room;host;group;mac;ip)")
+                    continue
+                values = {"salle": cells[0], "hostname": cells[1], "mac": cells[3], "ip": cells[4] or "dhcp"}
+            else:
+                values = {f: c.strip() for f, c in zip(fields, cells, strict=False) if f}
+            row, problem = _row(values, lineno)
+            if problem:
+                errors.append(f"{path}:{lineno}: {problem}")
+            elif row is not None:
+                rows.append(row)
     except csv.Error as exc:  # a field over the csv module's limit, a NUL byte
         raise SocleError(
             f"unreadable CSV near line {reader.line_num}: {exc}",
@@ -99,24 +112,6 @@ def parse_csv(path: Path) -> list[ImportRow]:
     if not rows:
         raise SocleError("no poste in the file", where=str(path))
     return rows
-
-
-def _one_row(cells: list[str], lineno: int, linuxmuster: bool, fields: list[str | None], path: Path,
-             rows: list[ImportRow], errors: list[str]) -> None:  # fmt: skip
-    if not cells or not "".join(cells).strip() or cells[0].startswith("#"):
-        return
-    if linuxmuster:  # room;host;hostgroup;mac;ip;...
-        if len(cells) < 5:
-            errors.append(f"{path}:{lineno}: expected at least 5 ';' fields (room;host;group;mac;ip)")
-            return
-        values = {"salle": cells[0], "hostname": cells[1], "mac": cells[3], "ip": cells[4] or "dhcp"}
-    else:
-        values = {f: c.strip() for f, c in zip(fields, cells, strict=False) if f}
-    row, problem = _row(values, lineno)
-    if problem:
-        errors.append(f"{path}:{lineno}: {problem}")
-    elif row is not None:
-        rows.append(row)
 
 
 def _is_linuxmuster(first: str) -> bool:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from socle.catalogue.model import school_year_match
 from socle.core.clock import school_year_of
 from socle.core.errors import SocleError
 from socle.core.files import locked, read_input, regular_file_in, shorten, write_atomic
@@ -69,13 +70,12 @@ def _in(rules: list[dict[str, Any]], moment: dt.datetime) -> bool:
 MAX_HOLIDAY_DAYS = 21
 #: the summer holidays: from late June or July to the rentrée
 MAX_SUMMER_DAYS = 80
-_YEAR = re.compile(r"(\d{4})-(\d{4})")
 
 
 def year_problem(year: str) -> str | None:
     """Why ``year`` is not a school year such as 2026-2027 (None when it is)."""
-    m = _YEAR.fullmatch(year)
-    if not m or int(m.group(2)) != int(m.group(1)) + 1 or not 2000 <= int(m.group(1)) <= 2100:
+    m = school_year_match(year)
+    if not m or not 2000 <= int(m.group(1)) <= 2100:
         return f"'{shorten(year, 20)}' is not a school year (write it as 2026-2027)"
     return None
 

@@ -23,14 +23,20 @@ from socle.registry.store import serial_of
 SOCLE_SLOT = ROOT / "roles" / "reimage_client" / "files" / "usr" / "local" / "sbin" / "socle-slot"
 
 
+def load_socle_slot():
+    """socle-slot (a script without .py) as a fresh module, reading the environment as it is now."""
+    loader = importlib.machinery.SourceFileLoader("socle_slot", str(SOCLE_SLOT))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("socle_slot", loader))
+    loader.exec_module(module)
+    return module
+
+
 @pytest.fixture
 def slot(tmp_path, monkeypatch):
     """socle-slot as a module, its slots and data in tmp_path, its kernel command line given by the test."""
     monkeypatch.setenv("SOCLE_SLOTS", str(tmp_path / "slots"))
     monkeypatch.setenv("SOCLE_DATA", str(tmp_path / "data"))
-    loader = importlib.machinery.SourceFileLoader("socle_slot", str(SOCLE_SLOT))
-    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("socle_slot", loader))
-    loader.exec_module(module)
+    module = load_socle_slot()
     (tmp_path / "slots").mkdir()
     module.cmdline = lambda: dict(module.CMDLINE)
     module.CMDLINE = {}

@@ -7,8 +7,6 @@ The generated cases (Hypothesis) are in tests/fuzz/; these are the named ones.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.machinery
-import importlib.util
 import json
 import os
 import subprocess
@@ -30,6 +28,7 @@ from socle.inventory import checks as inv_checks
 from socle.inventory import importer
 from socle.inventory import model as inv_model
 from socle.operations import maintenance
+from tests.unit.test_boot_chain import load_socle_slot
 from tests.unit.test_inventory import KLEBER, ansible
 
 HEADER = "Salle;Nom du poste;Adresse MAC;IP;Usage;Profil\n"
@@ -387,10 +386,8 @@ def _signed(tmp_path: Path, name: str) -> tuple[str, str]:
 
 
 def test_a_key_in_the_keyring_but_not_pinned_is_refused(region_keys, tmp_path, monkeypatch):
-    from tests.unit.test_boot_chain import SOCLE_SLOT
-
     home, (old, new) = region_keys
-    slot_module = _load(SOCLE_SLOT)
+    slot_module = load_socle_slot()
     monkeypatch.setenv("SOCLE_SIGNING_KEY", old)
     keyring, pinned = _poste(slot_module, tmp_path)
     # an attacker who got a second key into the keyring (not into the pins) signs a master with it
@@ -407,10 +404,8 @@ def test_a_key_in_the_keyring_but_not_pinned_is_refused(region_keys, tmp_path, m
 
 
 def test_key_rotation_trusts_both_keys_then_only_the_new_one(region_keys, tmp_path, monkeypatch):
-    from tests.unit.test_boot_chain import SOCLE_SLOT
-
     _, (old, new) = region_keys
-    slot_module = _load(SOCLE_SLOT)
+    slot_module = load_socle_slot()
     # 1. masters signed by the old key carry trust in the new one
     monkeypatch.setenv("SOCLE_SIGNING_KEY", old)
     monkeypatch.setenv("SOCLE_SIGNING_TRUST", new)
@@ -440,13 +435,6 @@ def test_trust_lists_are_fingerprints(region_keys, monkeypatch):
     monkeypatch.setenv("SOCLE_SIGNING_TRUST", "F" * 40)
     with pytest.raises(SocleError, match="no public key for trusted fingerprint"):
         signing.public_key()
-
-
-def _load(path: Path):
-    loader = importlib.machinery.SourceFileLoader("socle_slot_hostile", str(path))
-    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("socle_slot_hostile", loader))
-    loader.exec_module(module)
-    return module
 
 
 def test_a_windows_build_is_gated_on_the_catalogue_checks(catalogue_copy):
