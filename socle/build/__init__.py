@@ -7,6 +7,7 @@ from pathlib import Path
 from socle.build.linux import Linux
 from socle.build.pipeline import Platform
 from socle.build.windows import Windows
+from socle.core import signing
 from socle.core.files import locked
 from socle.registry import store
 from socle.registry.specs import DEFAULT_PROFILE, load_spec
@@ -28,6 +29,7 @@ def build(
     folder and the lock file); builds of other profiles run beside it (each its own container).
     """
     spec = load_spec(profile, year)
+    signing.signer()  # no signing key (and no --dev-signing): refused now, not after the base is built
     with locked(
         store.profile_dir(spec.year, spec.profile),
         what=f"the {spec.profile} masters of {spec.year} (another build-master)",

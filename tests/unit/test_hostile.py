@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import os
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -550,3 +551,13 @@ def test_two_runs_recording_at_once_keep_every_intervention(tmp_path):
     lines = (tmp_path / "interventions.jsonl").read_text().splitlines()
     assert len(lines) == 200 and all(json.loads(line)["detail"] == "x" * 5000 for line in lines)
     assert json.loads((tmp_path / "a-99" / "record.json").read_text())["i"] == 99
+
+
+def test_build_master_without_a_signing_key_is_refused_at_once(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "SOCLE_DEV_SIGNING"}
+    env.pop("SOCLE_SIGNING_GNUPGHOME", None)
+    proc = subprocess.run([str(Path(sys.executable).parent / "invoke"), "build-master", "--profile", "ci"],
+                          cwd=ROOT, env={**env, "SOCLE_DIST": str(tmp_path / "dist")}, capture_output=True,
+                          text=True, stdin=subprocess.DEVNULL, timeout=120)  # fmt: skip
+    assert proc.returncode == 2 and "no master-signing key" in proc.stderr and "--dev-signing" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "dist").exists()
