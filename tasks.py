@@ -43,20 +43,22 @@ def build_master(c, profile="poste-linux", year="", update_lock=False, patch=Fal
 @task(
     help={
         "etab": "UAI of the établissement",
-        "salle": "room id, as in the inventory",
-        "poste": "only these postes (comma-separated names; default: the whole salle)",
+        "salle": "room id, as in the inventory: install its postes",
+        "poste": "only these postes of the salle (comma-separated names; default: the whole salle)",
+        "serveur": "install this serveur instead (its inventory name), from its profile's master",
+        "via": "the serveur that arms PXE for --serveur (default: another serveur of the établissement)",
         "window": "minutes the serveur stays armed for these MACs (default 60, at most 240)",
         "inventory": "région folder (default: inventories/grand-est)",
         "report": "intervention record folder (default: reports/install/<time>)",
     }
 )
 @guarded
-def install(c, etab="", salle="", poste="", window="60", inventory="", report=""):
-    """First install of blank postes from the lycée serveur (PXE armed for their MACs only, for a bounded time)."""
+def install(c, etab="", salle="", poste="", serveur="", via="", window="60", inventory="", report=""):
+    """First install of blank postes, or of a serveur, from a lycée serveur (PXE armed for their MACs, for a while)."""
     from socle.cli import operations
 
-    operations.install_salle(etab=etab, salle=salle, poste=poste, window=window, inventory=inventory,
-                             report=report)  # fmt: skip
+    operations.first_install(etab=etab, salle=salle, poste=poste, serveur=serveur, via=via, window=window,
+                       inventory=inventory, report=report)  # fmt: skip
 
 
 @task(

@@ -25,20 +25,33 @@ def reimage_salle(*, etab: str, salle: str, reset: bool, force: bool, reboot: st
                          f"to resume; details in {out}/record.json")  # fmt: skip
 
 
-def install_salle(*, etab: str, salle: str, poste: str, window: str, inventory: str, report: str) -> None:
-    if not etab or not salle:
-        raise SocleError("say which salle: --etab UAI --salle ROOM", hint="invoke install --etab 0671000Y --salle S101")
+def first_install(*, etab: str, salle: str, poste: str, serveur: str, via: str, window: str, inventory: str,
+            report: str) -> None:  # fmt: skip
+    """A salle's postes (``--salle``), or one serveur (``--serveur``, armed from another: ``--via``)."""
+    if not etab or bool(salle) == bool(serveur):
+        raise SocleError("say what to install: --etab UAI and either --salle ROOM or --serveur NAME",
+                         hint="invoke install --etab 0671000Y --salle S101")  # fmt: skip
+    if serveur and poste:
+        raise SocleError("--poste chooses postes of a salle: it goes with --salle, not --serveur")
+    if salle and via:
+        raise SocleError("--via names the serveur that arms PXE for another serveur: it goes with --serveur",
+                         hint="a salle's postes are armed by their lycée serveur")  # fmt: skip
     minutes = whole_number(window, "--window", low=1, high=24 * 60)
-    postes = [p.strip() for p in poste.split(",") if p.strip()] or None
-    outcomes, out = install.install_salle(
-        etab=etab, salle=salle, postes=postes, window=minutes, region=Path(inventory) if inventory else None,
-        report=Path(report) if report else None,
-    )  # fmt: skip
+    region = Path(inventory) if inventory else None
+    out_dir = Path(report) if report else None
+    if serveur:
+        outcomes, out = install.install_serveur(etab=etab, serveur=serveur, via=via, window=minutes, region=region,
+                                                report=out_dir)  # fmt: skip
+        again = f"invoke install --etab {etab} --serveur {serveur}" + (f" --via {via}" if via else "")
+    else:
+        postes = [p.strip() for p in poste.split(",") if p.strip()] or None
+        outcomes, out = install.install_salle(etab=etab, salle=salle, postes=postes, window=minutes, region=region,
+                                              report=out_dir)  # fmt: skip
+        again = f"invoke install --etab {etab} --salle {salle} --poste <names>"
     install.show(outcomes, out)
     if install.failed(outcomes):
-        raise StepFailed("some postes are not installed: see the table above",
-                         hint=f"power them on and arm again: invoke install --etab {etab} --salle {salle} "
-                              f"--poste <names>; details in {out}/record.json")  # fmt: skip
+        raise StepFailed("not everything was installed: see the table above",
+                         hint=f"power them on and arm again: {again}; details in {out}/record.json")  # fmt: skip
 
 
 def patch(*, etab: str, wave: str, everything: bool, now: bool, check: bool, report: str, inventory: str) -> None:

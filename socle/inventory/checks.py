@@ -71,11 +71,12 @@ def remoting_problems(variables: dict[str, Any]) -> list[tuple[str, str, str]]:
     return out
 
 
-def profiles() -> set[str]:
+def profiles(kind: str = "poste") -> set[str]:
+    """Master profiles a salle (``poste``) or a serveur (``serveur``) may name: the specs' of that kind."""
     out: set[str] = set()
     for year in specs.available_years():
-        out |= {p for p in specs.available_profiles(year) if p.startswith("poste-")}
-    return out or {"poste-linux", "poste-windows"}
+        out |= {p for p in specs.available_profiles(year) if p == kind or p.startswith(f"{kind}-")}
+    return out or ({"poste-linux", "poste-windows"} if kind == "poste" else {"serveur"})
 
 
 def disciplines() -> set[str]:
@@ -88,6 +89,7 @@ class _Checker:
         self.out: list[Finding] = []
         self.seen: dict[str, dict[str, tuple[str, int, str]]] = defaultdict(dict)
         self.profiles = profiles()
+        self.serveur_profiles = profiles("serveur")
         self.disciplines = disciplines()
 
     def add(self, doc: Document, kp: KeyPath, check: str, *, message: str, fix: str, severity: str = "error") -> None:
@@ -163,6 +165,10 @@ class _Checker:
                 self.add(doc, ("salles", i, "vars", problem[0]), "INV007", message=problem[1], fix=problem[2])
         for i, srv in enumerate(data.get("serveurs") or []):
             self.host(doc, ("serveurs", i), srv, f"serveur {srv.get('hostname')} of {code}")
+            if srv.get("profile", "serveur") not in self.serveur_profiles:
+                self.add(doc, ("serveurs", i, "profile"), "INV004",
+                         message=f"unknown serveur profile '{srv.get('profile')}' for {srv.get('hostname')} of {code}",
+                         fix=f"use one of: {', '.join(sorted(self.serveur_profiles))}, or leave it out")  # fmt: skip
         rooms: dict[str, int] = {}
         for i, salle in enumerate(data.get("salles") or []):
             rid = str(salle.get("id"))

@@ -1,10 +1,13 @@
-"""First install of a salle's postes (issue #17): blank poste → installed → managed over SSH.
+"""First install (issue #17): blank poste or serveur → installed → managed over SSH.
 
 The controller stages the signed master on the lycée serveur and arms its PXE for the inventory's
 MACs of the chosen postes, for a bounded window (playbooks/install.yml). The CMIL powers the postes
 on; each installs itself and reboots into slot A. The controller waits for each poste's SSH, enrols
 its host key (socle.operations.enrolment), reads what it installed and disarms its MAC
 (playbooks/install-done.yml), then writes the intervention record, like a reimage.
+
+A serveur installs the same way from its own profile's master (``serveur`` unless its inventory entry
+names another), armed by another serveur of the établissement on the same network (``--via``).
 """
 
 from __future__ import annotations
@@ -28,12 +31,14 @@ from socle.core.identity import who
 from socle.core.paths import ROOT
 from socle.core.playbook import load_raw
 from socle.inventory.model import DEFAULT_REGION
-from socle.operations import enrolment
-from socle.operations.reimage import find_salle, master_source, served_files, write_record
+from socle.operations import enrolment, reimage
+from socle.operations.reimage import Salle, find_salle, master_source, served_files, write_record
 from socle.registry import specs
 
 #: Longest arming window: one morning or one afternoon (the serveur refuses more than 8 h)
 MAX_WINDOW_MINUTES = 240
+#: The master a serveur installs when its inventory entry names no profile
+DEFAULT_SERVEUR_PROFILE = "serveur"
 
 
 @dataclass
@@ -53,14 +58,18 @@ def _ssh_up(address: str) -> bool:
         return False
 
 
+def check_window(window: int) -> None:
+    if not 1 <= window <= MAX_WINDOW_MINUTES:
+        raise SocleError(f"--window {window}: the arming window is 1 to {MAX_WINDOW_MINUTES} minutes",
+                         hint="arm again for the machines not installed in time")  # fmt: skip
+
+
 def install_salle(
     *, etab: str, salle: str, postes: list[str] | None = None, window: int = 60, region: Path | None = None,
     report: Path | None = None,
 ) -> tuple[list[Installed], Path]:  # fmt: skip
     """Arm the serveur for the postes' MACs, wait for each install, enrol, disarm, record."""
-    if not 1 <= window <= MAX_WINDOW_MINUTES:
-        raise SocleError(f"--window {window}: the arming window is 1 to {MAX_WINDOW_MINUTES} minutes",
-                         hint="arm again for the postes not installed in time")  # fmt: skip
+    check_window(window)
     region = region or DEFAULT_REGION
     room = find_salle(region, etab, salle)
     chosen = postes or room.postes
@@ -71,7 +80,53 @@ def install_salle(
     if missing_mac:
         raise SocleError(f"no MAC in the inventory for {', '.join(missing_mac)}: PXE arms MACs only",
                          hint="add each poste's mac: in the établissement file")  # fmt: skip
+    return _install(room, chosen, window, region, report)
+
+
+def find_serveur(region: Path, etab: str, serveur: str, via: str = "") -> Salle:
+    """The serveur to install (its MAC, address and profile) and the serveur of the same établissement
+    that arms PXE for it: ``via``, or the first other one. PXE answers on the lycée's network only, so
+    a lone serveur is installed from an installer declared beside it (docs/install.md)."""
+    school = reimage.find_school(region, etab)
+    where = school.get("__file__")
+    serveurs = {str(s["hostname"]): s for s in school.get("serveurs") or []}
+    target = serveurs.get(serveur)
+    if target is None:
+        raise SocleError(f"no serveur '{serveur}' in {school['uai']} ({school['name']})", where=where,
+                         hint=f"serveurs: {', '.join(serveurs) or 'none'}")  # fmt: skip
+    if not target.get("mac"):
+        raise SocleError(f"no MAC in the inventory for serveur {serveur}: PXE arms MACs only", where=where,
+                         hint="add the serveur's mac: in the établissement file")  # fmt: skip
+    others = [name for name in serveurs if name != serveur]
+    if via and via not in others:
+        raise SocleError(f"--via {via}: not another serveur of {school['uai']}", where=where,
+                         hint=f"other serveurs: {', '.join(others) or 'none'}")  # fmt: skip
+    if not others:
+        raise SocleError(f"{school['uai']} has no other serveur to arm PXE for {serveur}", where=where,
+                         hint="declare an installer on the lycée's network (a second serveur, or a VM installed from "
+                              "the serveur master) under serveurs: as serveur-secours (docs/install.md)")  # fmt: skip
+    arming = serveurs[via or others[0]]
+    profile = str(target.get("profile") or DEFAULT_SERVEUR_PROFILE)
+    return Salle(school["uai"], school["name"], "", profile, [serveur], str(arming["hostname"]),
+                 reimage.address_of(arming), {serveur: str(target["mac"]).lower()},
+                 {serveur: reimage.address_of(target)})  # fmt: skip
+
+
+def install_serveur(
+    *, etab: str, serveur: str, via: str = "", window: int = 60, region: Path | None = None,
+    report: Path | None = None,
+) -> tuple[list[Installed], Path]:  # fmt: skip
+    """Arm another serveur of the établissement for this serveur's MAC; then as for a salle."""
+    check_window(window)
+    region = region or DEFAULT_REGION
+    return _install(find_serveur(region, etab, serveur, via), [serveur], window, region, report)
+
+
+def _install(room: Salle, chosen: list[str], window: int, region: Path,
+             report: Path | None) -> tuple[list[Installed], Path]:  # fmt: skip
+    """Stage and arm, wait for each machine to install, enrol it, read slot A, disarm, record."""
     manifest, folder = master_source(room.profile)
+    what = f"the postes of {room.salle}" if room.salle else f"the serveur {chosen[0]}"
     rel = f"{manifest['school_year']}/{room.profile}/{manifest['version']}"
     started = dt.datetime.now(dt.UTC)
     report = report or ROOT / "reports" / "install" / run_id(started)
@@ -86,15 +141,14 @@ def install_salle(
     (report / "extra-vars.json").write_text(json.dumps(extra, indent=2))
     console = Console(stderr=True)
     t0 = time.monotonic()
-    with console.status(f"install {manifest['version']}: arming {room.serveur} for {len(chosen)} postes"):
+    with console.status(f"install {manifest['version']}: arming {room.serveur} for {what}"):
         rc = playbook.operation(ROOT / "playbooks" / "install.yml", region, results=raw / "arm", log=report / "arm.log",
                                 forks=10, args=["-e", f"@{report / 'extra-vars.json'}"])  # fmt: skip
     armed = load_raw(raw / "arm" / f"{room.serveur}.json")
     if rc != 0 or not armed or armed.get("status") != "ok":
         raise SocleError(f"the serveur {room.serveur} could not be armed", where=str(report / "arm.log"),
                          hint="see the log; nothing was installed")  # fmt: skip
-    console.print(f"armed for {window} min: power the postes of {salle} on (network boot when the disk is blank)",
-                  markup=False)  # fmt: skip
+    console.print(f"armed for {window} min: power {what} on (network boot when the disk is blank)", markup=False)
     account = specs.load_spec(room.profile, manifest["school_year"]).management_account
     outcomes = _wait_and_enrol(room, chosen, account, window, report, console, t0)
     done = [o.host for o in outcomes if o.status == "installed"]
@@ -115,7 +169,8 @@ def install_salle(
                 o.detail += f"; slot A {status['slots']['A']['version']}, healthy boot"
     record = {
         "run": report.name, "operation": "install", "who": who(), "started": utc_stamp(started),
-        "duration_s": round(time.monotonic() - t0, 1), "uai": room.uai, "school": room.school, "salle": salle,
+        "duration_s": round(time.monotonic() - t0, 1), "uai": room.uai, "school": room.school,
+        "salle": room.salle or None, "installed": "postes" if room.salle else "serveur",
         "profile": room.profile, "master": manifest["version"], "serveur": room.serveur, "window_minutes": window,
         "outcome": "success" if all(o.status == "installed" for o in outcomes) else "incomplete",
         "postes": [asdict(o) for o in outcomes],
@@ -132,7 +187,7 @@ def _wait_and_enrol(room: Any, chosen: list[str], account: str, window: int, rep
     outcomes: dict[str, Installed] = {}
     with console.status("") as status:
         while waiting and time.monotonic() < deadline:
-            status.update(f"waiting for {len(waiting)} postes to install ({', '.join(sorted(waiting))})")
+            status.update(f"waiting for {', '.join(sorted(waiting))} to install")
             for host, address in sorted(waiting.items()):
                 if _ssh_up(address):
                     enrolled = enrolment.enrol(host, address, account, report)
@@ -153,8 +208,9 @@ STYLE = {"installed": "green", "not installed": "red", "not enrolled": "bold red
 def show(outcomes: list[Installed], report: Path) -> None:
     console = Console(stderr=True)
     rec = json.loads((report / "record.json").read_text())
-    table = Table(title=escape(f"install {rec['uai']} / {rec['salle']} → {rec['master']} ({rec['duration_s']} s)"))
-    for col in ("poste", "result", "seconds", "detail"):
+    where = rec["salle"] or f"serveur {outcomes[0].host}"
+    table = Table(title=escape(f"install {rec['uai']} / {where} → {rec['master']} ({rec['duration_s']} s)"))
+    for col in ("poste" if rec["salle"] else "serveur", "result", "seconds", "detail"):
         table.add_column(col, overflow="fold")
     for o in outcomes:
         table.add_row(escape(o.host), f"[{STYLE[o.status]}]{o.status}[/]",

@@ -36,6 +36,9 @@ BOOT_FILES = ("vmlinuz", "initrd.img")
 
 @dataclass
 class Salle:
+    """Machines one serveur distributes a master to: a salle's postes, or for the install of a serveur
+    (``salle`` empty) that one serveur, armed from another (socle.operations.install.find_serveur)."""
+
     uai: str
     school: str
     salle: str
@@ -58,11 +61,21 @@ class PosteOutcome:
     boot: dict[str, Any] | None = None  # the slot that came up, healthy or not, and any fallback
 
 
-def find_salle(region: Path, etab: str, salle: str) -> Salle:
+def find_school(region: Path, etab: str) -> dict[str, Any]:
     schools = {s["uai"]: s for s in fast_load(region)}
     school = schools.get(etab) or schools.get(etab.upper())
     if school is None:
         raise SocleError(f"no établissement {etab} in {region}", hint="check the UAI (7 digits + letter)")
+    return school
+
+
+def address_of(entry: dict[str, Any]) -> str:
+    """How the controller reaches a poste or serveur: its fixed IP, else its name (DHCP)."""
+    return entry["ip"] if entry.get("ip") not in (None, "dhcp") else entry["hostname"]
+
+
+def find_salle(region: Path, etab: str, salle: str) -> Salle:
+    school = find_school(region, etab)
     rooms = {str(r["id"]): r for r in school.get("salles") or []}
     room = rooms.get(salle)
     if room is None:
@@ -75,11 +88,10 @@ def find_salle(region: Path, etab: str, salle: str) -> Salle:
         raise SocleError(f"{school['uai']} has no serveur to distribute the image",
                          where=school.get("__file__"), hint="add the lycée serveur under 'serveurs:'")  # fmt: skip
     srv = serveurs[0]
-    address = srv["ip"] if srv.get("ip") not in (None, "dhcp") else srv["hostname"]
     postes = [p["hostname"] for p in room["postes"]]
     macs = {p["hostname"]: str(p.get("mac", "")).lower() for p in room["postes"]}
-    addresses = {p["hostname"]: p["ip"] if p.get("ip") not in (None, "dhcp") else p["hostname"] for p in room["postes"]}
-    return Salle(school["uai"], school["name"], salle, room["profile"], postes, srv["hostname"], address, macs,
+    addresses = {p["hostname"]: address_of(p) for p in room["postes"]}
+    return Salle(school["uai"], school["name"], salle, room["profile"], postes, srv["hostname"], address_of(srv), macs,
                  addresses)  # fmt: skip
 
 

@@ -1,7 +1,8 @@
 """A salle that really boots (issue #17), one poste in CI, two under `invoke test --heavy`: blank UEFI
 VMs are installed from the ci-serveur, boot slot A from their disk, are enrolled and checked over
 real SSH (management key, host certificate verified), reimaged to a patch release and rebooted into
-it, reset, and fall back on their own from a master that cannot boot.
+it, reset, and fall back on their own from a master that cannot boot. A blank serveur-secours is
+installed the same way from its own master (ci-serveur), armed by the lycée's serveur.
 
 The lab (tests/qemu_lab.py) is a network namespace the test creates: a bridge, the lycée's DHCP
 server, the ci-serveur container, the VMs' taps. Nothing else is reached.
@@ -32,6 +33,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.qemu]
 
 POSTES = int(os.environ.get("SOCLE_QEMU_POSTES", "1"))
 SALLE = "S101"
+SECOURS = "srv-secours"
 INSTALL_TIMEOUT = 1200
 
 
@@ -51,12 +53,15 @@ def salle(ci_master: CiMaster, tmp_path_factory):
     try:
         vms = [lab.add_vm(f"p{i:02d}", i) for i in range(1, POSTES + 1)]
         lab.add_vm("stranger", 9)  # PXE-boots while the salle is armed: not in the inventory
+        secours = lab.add_vm(SECOURS, 20)  # a blank serveur, installed from its master by the lycée's serveur
         lab.dhcp()
         region = work / "region"
         generator.generate(region, etabs=1, postes=len(vms), seed=17)
         path = next((region / "etablissements").glob("*.yaml"))
         school = yaml.safe_load(path.read_text())
-        school["serveurs"] = [{"hostname": "ci-serveur", "role": "serveur", "ip": SERVEUR_IP}]
+        school["serveurs"] = [{"hostname": "ci-serveur", "role": "serveur", "ip": SERVEUR_IP},
+                              {"hostname": SECOURS, "role": "serveur-secours", "ip": secours.ip, "mac": secours.mac,
+                               "profile": "ci-serveur"}]  # fmt: skip
         school["salles"] = [{"id": SALLE, "usage": "salle informatique", "disciplines": ["nsi-snt"], "profile": "ci",
                              "postes": [{"hostname": vm.name, "mac": vm.mac, "ip": vm.ip} for vm in vms]}]  # fmt: skip
         path.write_text(inv_model.render(school))
@@ -71,8 +76,8 @@ def salle(ci_master: CiMaster, tmp_path_factory):
         (work / "cp").mkdir()
         env = {**os.environ, "SOCLE_DIST": str(dist), "SOCLE_MASTERS_DIR": str(ci_master.masters_dir),
                "ANSIBLE_SSH_CONTROL_PATH_DIR": str(work / "cp")}  # fmt: skip
-        yield {"lab": lab, "vms": vms, "region": region, "work": work, "uai": school["uai"], "env": env,
-               "dist": dist, "keys": {}}  # fmt: skip
+        yield {"lab": lab, "vms": vms, "secours": secours, "region": region, "work": work, "uai": school["uai"],
+               "env": env, "dist": dist, "keys": {}}  # fmt: skip
     finally:
         lab.down()
 
@@ -160,6 +165,43 @@ def test_blank_postes_install_from_the_serveur_and_a_stranger_is_left_alone(ci_m
     assert not any(extent["data"] for extent in allocated), "the stranger's disk was written"
     pxe = pxe_status(lab)
     assert pxe["postes"] == {} and not pxe["running"], "installed postes stay armed"
+
+
+def test_a_blank_serveur_installs_from_its_master_armed_by_the_lycee_serveur(salle):
+    """The same path for a serveur: `invoke install --serveur` arms the ci-serveur for the blank
+    serveur's MAC with the serveur's own master; it installs, boots slot A healthy (its image cache
+    up), and is enrolled: reached with the management key and its host certificate verified."""
+    lab: Lab = salle["lab"]
+    secours = salle["secours"]
+    report = salle["work"] / "install-serveur"
+    armed = subprocess.Popen([*lab.controller(), INVOKE, "install", "--etab", salle["uai"], "--serveur", SECOURS,
+                              "--window", "30", "--inventory", str(salle["region"]), "--report", str(report)],
+                             cwd=ROOT, env=salle["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while not pxe_status(lab).get("running"):
+            assert armed.poll() is None and time.monotonic() < deadline, armed.communicate()
+            time.sleep(2)
+        lab.start(secours)
+        out, err = armed.communicate(timeout=INSTALL_TIMEOUT)
+    finally:
+        if armed.poll() is None:
+            armed.kill()
+    assert armed.returncode == 0, out + err + lab.console(secours)[-3000:]
+    rec = json.loads((report / "record.json").read_text())
+    assert rec["installed"] == "serveur" and rec["salle"] is None and rec["serveur"] == "ci-serveur"
+    assert rec["profile"] == "ci-serveur" and outcome(rec, SECOURS)["status"] == "installed"
+    status = slot_status(salle, secours)
+    assert status["booted"] == "A" and status["slots"]["A"]["version"] == "2026-2027.0"
+    assert status["last_boot"]["healthy"] and status["last_boot"]["boot_id"] == status["boot_id"]
+    running = json.loads(ssh(salle, secours, "cat /etc/socle/master.json").stdout)
+    assert running["profile"] == "ci-serveur"
+    # a serveur: its image cache serves, its PXE is there and disarmed
+    assert ssh(salle, secours, "systemctl is-active nginx").stdout.strip() == "active"
+    pxe = json.loads(ssh(salle, secours, "sudo /usr/local/sbin/socle-pxe status").stdout)
+    assert pxe["postes"] == {} and not pxe["running"]
+    assert pxe_status(lab)["postes"] == {}, "the installed serveur's MAC stays armed"
 
 
 def test_conformity_reaches_the_postes_over_verified_ssh(salle):

@@ -75,6 +75,7 @@ def test_empty_room_unknown_vocabulary_and_bad_addresses(region):
         d["salles"][1]["disciplines"] = ["astrologie"]
         d["salles"][2]["postes"][0]["mac"] = "52:54:00:zz:00:01"
         d["salles"][2]["postes"][1]["ip"] = "10.0.0.300"
+        d["serveurs"][0]["profile"] = "poste-linux"
 
     mutate(region, KLEBER, change)
     found = inv_checks.check(region)
@@ -86,6 +87,7 @@ def test_empty_room_unknown_vocabulary_and_bad_addresses(region):
     assert "unknown discipline 'astrologie'" in text
     assert "MAC address '52:54:00:zz:00:01' is malformed" in text
     assert "IP address '10.0.0.300' is malformed" in text
+    assert "unknown serveur profile 'poste-linux' for srv-0671000y" in text
     assert all(f.line > 1 for f in found)
 
 
