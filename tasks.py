@@ -40,6 +40,14 @@ def build_master(c, profile="poste-linux", year="", update_lock=False, patch=Fal
                        dev_signing=dev_signing)  # fmt: skip
 
 
+#: why an intervention happens: recorded in the history, counted in the monthly review (docs/review.md)
+REQUEST_HELP = {
+    "cause": "malware, misuse, software-fault, hardware-swap, rentree, patch or other (default: other)",
+    "ticket": "the request's reference in the ticketing tool (e.g. GLPI-12345)",
+    "requested_at": "when the request was opened (2026-11-30T08:15, Paris time; or with Z/offset): MTTR starts there",
+}
+
+
 @task(
     help={
         "etab": "UAI of the établissement",
@@ -50,15 +58,17 @@ def build_master(c, profile="poste-linux", year="", update_lock=False, patch=Fal
         "window": "minutes the serveur stays armed for these MACs (default 60, at most 240)",
         "inventory": "région folder (default: inventories/grand-est)",
         "report": "intervention record folder (default: reports/install/<time>)",
+        **REQUEST_HELP,
     }
 )
 @guarded
-def install(c, etab="", salle="", poste="", serveur="", via="", window="60", inventory="", report=""):
+def install(c, etab="", salle="", poste="", serveur="", via="", window="60", inventory="", report="", cause="other",
+            ticket="", requested_at=""):  # fmt: skip
     """First install of blank postes, or of a serveur, from a lycée serveur (PXE armed for their MACs, for a while)."""
     from socle.cli import operations
 
     operations.first_install(etab=etab, salle=salle, poste=poste, serveur=serveur, via=via, window=window,
-                       inventory=inventory, report=report)  # fmt: skip
+                             inventory=inventory, report=report, request=(cause, ticket, requested_at))  # fmt: skip
 
 
 @task(
@@ -74,17 +84,19 @@ def install(c, etab="", salle="", poste="", serveur="", via="", window="60", inv
         "report": "intervention record folder (default: reports/reimage/<time>)",
         "version": "a published master version (default: the newest)",
         "rollback": "accept a master older than the postes run (default target: the one before the newest); recorded",
+        **REQUEST_HELP,
     }
 )
 @guarded
 def reimage(c, etab="", salle="", reset=False, force=False, reboot="now", no_multicast=False, full=False,
-            inventory="", report="", version="", rollback=False):  # fmt: skip
+            inventory="", report="", version="", rollback=False, cause="other", ticket="",
+            requested_at=""):  # fmt: skip
     """Restore every poste of a salle to the current master (multicast, HTTP fallback, verified, atomic)."""
     from socle.cli import operations
 
     operations.reimage_salle(etab=etab, salle=salle, reset=reset, force=force, reboot=reboot,
                              no_multicast=no_multicast, full=full, inventory=inventory, report=report,
-                             version=version, rollback=rollback)  # fmt: skip
+                             version=version, rollback=rollback, request=(cause, ticket, requested_at))  # fmt: skip
 
 
 @task(
@@ -96,14 +108,16 @@ def reimage(c, etab="", salle="", reset=False, force=False, reboot="now", no_mul
         "check": "show the plan only",
         "report": "run record folder (default: reports/patch/<time>)",
         "inventory": "région folder (default: inventories/grand-est)",
+        "ticket": REQUEST_HELP["ticket"],
     }
 )
 @guarded
-def patch(c, etab="", wave="", all=False, now=False, check=False, report="", inventory=""):
+def patch(c, etab="", wave="", all=False, now=False, check=False, report="", inventory="", ticket=""):
     """Preventive patching in waves, outside class hours (--check shows the plan)."""
     from socle.cli import operations
 
-    operations.patch(etab=etab, wave=wave, everything=all, now=now, check=check, report=report, inventory=inventory)
+    operations.patch(etab=etab, wave=wave, everything=all, now=now, check=check, report=report, inventory=inventory,
+                     ticket=ticket)  # fmt: skip
 
 
 @task(

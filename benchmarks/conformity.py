@@ -90,7 +90,7 @@ def main() -> None:
             region = Path(tmp) / "region"
             names = fleet(region, n, ref["oci"]["image"])
             school = next((region / "etablissements").glob("*.yaml")).stem
-            env = {"SOCLE_CONFORMITY_DB": f"{tmp}/h.sqlite", "ANSIBLE_FORKS": "50"}
+            env = {"SOCLE_HISTORY_DB": f"{tmp}/h.sqlite", "ANSIBLE_FORKS": "50"}
             try:
                 conf = timed(str(BIN / "invoke"), "conformity", "--etab", school, "--inventory", str(region),
                              "--report", f"{tmp}/report", env=env)  # fmt: skip

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from socle.core.paths import ROOT
 
 # tests build and sign development masters: the explicit opt-in a production build never has
 os.environ.setdefault("SOCLE_DEV_SIGNING", "1")
+# operations record into the history database: the session's own, not the checkout's
+os.environ.setdefault("SOCLE_HISTORY_DB", str(Path(tempfile.mkdtemp(prefix="socle-history-")) / "history.sqlite"))
 
 
 @pytest.fixture

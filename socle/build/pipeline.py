@@ -24,8 +24,8 @@ from typing import Any, ClassVar
 from rich.console import Console
 
 from socle import __version__
-from socle.core import signing
-from socle.core.clock import from_epoch
+from socle.core import history, operator, signing
+from socle.core.clock import from_epoch, utc_stamp
 from socle.core.errors import SocleError
 from socle.core.paths import CATALOGUE_DIR, ROOT, rel
 from socle.registry import store
@@ -163,13 +163,14 @@ class Platform(ABC):
                 f"[green]already built[/]: {final} (same spec, lock, roles and catalogue); use --force to rebuild"
             )
             return final
+        who = operator.current()  # checked before hours of work, recorded at publication
         staging = final.with_name(f".{version}.partial")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True, mode=self.staging_mode)
         ctx = self.context(spec=spec, version=version, source_date_epoch=source_date_epoch(), staging=staging,
                            final=final, resume=resume)  # fmt: skip
         console.rule(f"[bold]master {spec.profile} {version}[/] ({rel(spec.path)})")
-        started = time.monotonic()
+        started, started_at = time.monotonic(), utc_stamp()
         manifest = self.produce(ctx)
         manifest["inputs_sha256"] = inputs_sha256(spec)
         manifest["build"]["duration_s"] = round(time.monotonic() - started, 1)
@@ -177,5 +178,11 @@ class Platform(ABC):
         self.tidy(ctx)
         store.publish(staging, final, manifest)
         console.print(f"[bold green]master published[/]: {final} ({manifest['build']['duration_s']} s)")
+        # the publication time starts the clock of patch latency and of the rollout (docs/review.md)
+        history.record(history.Intervention(
+            "build", who, started_at, utc_stamp(), "success", run=f"{spec.profile}-{version}",
+            request=history.Request("rentree" if version.endswith(".0") else "patch"),
+            master=f"{spec.profile}/{version}", detail={"school_year": spec.year, "path": str(final)},
+        ))  # fmt: skip
         self.published(ctx, manifest)
         return final

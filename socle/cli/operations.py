@@ -5,19 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from socle.cli import whole_number
+from socle.core import history
 from socle.core.errors import SocleError, StepFailed
 from socle.core.paths import rel
 from socle.operations import install, maintenance, patching, reimage
 
 
 def reimage_salle(*, etab: str, salle: str, reset: bool, force: bool, reboot: str, no_multicast: bool, full: bool,
-                  inventory: str, report: str, version: str = "", rollback: bool = False) -> None:  # fmt: skip
+                  inventory: str, report: str, version: str = "", rollback: bool = False,
+                  request: tuple[str, str, str] = ("other", "", "")) -> None:  # fmt: skip
     if not etab or not salle:
         raise SocleError("say which salle: --etab UAI --salle ROOM", hint="invoke reimage --etab 0671000Y --salle S101")
+    why = history.request(*request)
     outcomes, out = reimage.restore_salle(
         etab=etab, salle=salle, reset=reset, force=force, reboot=reboot, multicast=not no_multicast, full=full,
         region=Path(inventory) if inventory else None, report=Path(report) if report else None,
-        version=version, rollback=rollback,
+        version=version, rollback=rollback, request=why,
     )  # fmt: skip
     reimage.show(outcomes, out)
     if reimage.failed(outcomes):
@@ -26,7 +29,7 @@ def reimage_salle(*, etab: str, salle: str, reset: bool, force: bool, reboot: st
 
 
 def first_install(*, etab: str, salle: str, poste: str, serveur: str, via: str, window: str, inventory: str,
-            report: str) -> None:  # fmt: skip
+                  report: str, request: tuple[str, str, str] = ("other", "", "")) -> None:  # fmt: skip
     """A salle's postes (``--salle``), or one serveur (``--serveur``, armed from another: ``--via``)."""
     if not etab or bool(salle) == bool(serveur):
         raise SocleError("say what to install: --etab UAI and either --salle ROOM or --serveur NAME",
@@ -37,16 +40,17 @@ def first_install(*, etab: str, salle: str, poste: str, serveur: str, via: str, 
         raise SocleError("--via names the serveur that arms PXE for another serveur: it goes with --serveur",
                          hint="a salle's postes are armed by their lycée serveur")  # fmt: skip
     minutes = whole_number(window, "--window", low=1, high=24 * 60)
+    why = history.request(*request)
     region = Path(inventory) if inventory else None
     out_dir = Path(report) if report else None
     if serveur:
         outcomes, out = install.install_serveur(etab=etab, serveur=serveur, via=via, window=minutes, region=region,
-                                                report=out_dir)  # fmt: skip
+                                                report=out_dir, request=why)  # fmt: skip
         again = f"invoke install --etab {etab} --serveur {serveur}" + (f" --via {via}" if via else "")
     else:
         postes = [p.strip() for p in poste.split(",") if p.strip()] or None
         outcomes, out = install.install_salle(etab=etab, salle=salle, postes=postes, window=minutes, region=region,
-                                              report=out_dir)  # fmt: skip
+                                              report=out_dir, request=why)  # fmt: skip
         again = f"invoke install --etab {etab} --salle {salle} --poste <names>"
     install.show(outcomes, out)
     if install.failed(outcomes):
@@ -54,18 +58,21 @@ def first_install(*, etab: str, salle: str, poste: str, serveur: str, via: str, 
                          hint=f"power them on and arm again: {again}; details in {out}/record.json")  # fmt: skip
 
 
-def patch(*, etab: str, wave: str, everything: bool, now: bool, check: bool, report: str, inventory: str) -> None:
+def patch(*, etab: str, wave: str, everything: bool, now: bool, check: bool, report: str, inventory: str,
+          ticket: str = "") -> None:  # fmt: skip
     if sum(bool(x) for x in (etab, wave, everything)) != 1:
         raise SocleError(
             "say what to patch: one of --etab UAI, --wave pilot|1|2|3 or --all", hint="invoke patch --help"
         )
+    ticket = history.request("patch", ticket).ticket
     region = Path(inventory) if inventory else None
     plan = patching.plan(wave=wave or None, etab=etab or None, now=now, region=region)
     patching.show(plan)
     if check:
         return
     scope = f"etab {etab}" if etab else f"wave {wave}" if wave else "all"
-    outcomes, out = patching.apply(plan, scope=scope, region=region, report=Path(report) if report else None)
+    outcomes, out = patching.apply(plan, scope=scope, region=region, report=Path(report) if report else None,
+                                   ticket=ticket)  # fmt: skip
     patching.show_outcomes(outcomes, out)
     if patching.failed(outcomes):
         raise StepFailed("patch run incomplete: see the table above", hint=f"details in {out}/run.json")

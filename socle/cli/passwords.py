@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from socle.core import vault
-from socle.core.identity import who
+from socle.core import operator, vault
 
 
 def admin_password(*, host: str) -> None:
-    data = vault.show(host, who())
+    me = operator.current()
+    data = vault.show(host, f"{me.name} ({me.role}, {me.organisation})")
     for state in ("current", "pending"):
         if data.get(state):
             print(f"{state:8}: {data[state]['password']}")

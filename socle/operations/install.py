@@ -24,10 +24,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from socle.core import playbook
+from socle.core import history, playbook
 from socle.core.clock import run_id, utc_stamp
 from socle.core.errors import SocleError
-from socle.core.identity import who
 from socle.core.paths import ROOT
 from socle.core.playbook import load_raw
 from socle.inventory.model import DEFAULT_REGION
@@ -66,7 +65,7 @@ def check_window(window: int) -> None:
 
 def install_salle(
     *, etab: str, salle: str, postes: list[str] | None = None, window: int = 60, region: Path | None = None,
-    report: Path | None = None,
+    report: Path | None = None, request: history.Request | None = None,
 ) -> tuple[list[Installed], Path]:  # fmt: skip
     """Arm the serveur for the postes' MACs, wait for each install, enrol, disarm, record."""
     check_window(window)
@@ -80,7 +79,7 @@ def install_salle(
     if missing_mac:
         raise SocleError(f"no MAC in the inventory for {', '.join(missing_mac)}: PXE arms MACs only",
                          hint="add each poste's mac: in the établissement file")  # fmt: skip
-    return _install(room, chosen, window, region, report)
+    return _install(room, chosen, window, region, report, request or history.Request())
 
 
 def find_serveur(region: Path, etab: str, serveur: str, via: str = "") -> Salle:
@@ -114,16 +113,18 @@ def find_serveur(region: Path, etab: str, serveur: str, via: str = "") -> Salle:
 
 def install_serveur(
     *, etab: str, serveur: str, via: str = "", window: int = 60, region: Path | None = None,
-    report: Path | None = None,
+    report: Path | None = None, request: history.Request | None = None,
 ) -> tuple[list[Installed], Path]:  # fmt: skip
     """Arm another serveur of the établissement for this serveur's MAC; then as for a salle."""
     check_window(window)
     region = region or DEFAULT_REGION
-    return _install(find_serveur(region, etab, serveur, via), [serveur], window, region, report)
+    return _install(
+        find_serveur(region, etab, serveur, via), [serveur], window, region, report, request or history.Request()
+    )
 
 
-def _install(room: Salle, chosen: list[str], window: int, region: Path,
-             report: Path | None) -> tuple[list[Installed], Path]:  # fmt: skip
+def _install(room: Salle, chosen: list[str], window: int, region: Path, report: Path | None,
+             request: history.Request) -> tuple[list[Installed], Path]:  # fmt: skip
     """Stage and arm, wait for each machine to install, enrol it, read slot A, disarm, record."""
     manifest, folder = master_source(room.profile)
     what = f"the postes of {room.salle}" if room.salle else f"the serveur {chosen[0]}"
@@ -168,14 +169,14 @@ def _install(room: Salle, chosen: list[str], window: int, region: Path,
             elif o.status == "installed":
                 o.detail += f"; slot A {status['slots']['A']['version']}, healthy boot"
     record = {
-        "run": report.name, "operation": "install", "who": who(), "started": utc_stamp(started),
+        "run": report.name, "operation": "install", "started": utc_stamp(started),
         "duration_s": round(time.monotonic() - t0, 1), "uai": room.uai, "school": room.school,
         "salle": room.salle or None, "installed": "postes" if room.salle else "serveur",
         "profile": room.profile, "master": manifest["version"], "serveur": room.serveur, "window_minutes": window,
         "outcome": "success" if all(o.status == "installed" for o in outcomes) else "incomplete",
         "postes": [asdict(o) for o in outcomes],
     }  # fmt: skip
-    write_record(report, record)
+    write_record(report, record, request)
     return outcomes, report
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from socle.core import junit, playbook
+from socle.core import history, junit, operator, playbook
 from socle.core.clock import run_id, school_year_of, utc_stamp
 from socle.core.errors import SocleError
 from socle.core.files import read_json, write_atomic
-from socle.core.identity import who
 from socle.core.paths import ROOT
 from socle.core.yamlio import load
 from socle.inventory.model import DEFAULT_REGION, fast_load
@@ -234,7 +234,13 @@ def _outcome(
 
 
 def apply(
-    p: Plan, *, scope: str, region: Path | None = None, report: Path | None = None, forks: int = 50
+    p: Plan,
+    *,
+    scope: str,
+    region: Path | None = None,
+    report: Path | None = None,
+    forks: int = 50,
+    ticket: str = "",
 ) -> tuple[list[HostOutcome], Path]:
     """Patch the hosts of the schools whose window is open; write the run record; return the outcomes."""
     if p.blocked:
@@ -300,9 +306,10 @@ def apply(
             if stopped:
                 outcomes += [HostOutcome(h, s.uai, "poste-linux", "not started", "wave stopped") for h in hosts]
             else:
-                outcomes += _reimage_salle(s.uai, salle, hosts, region, report)
+                outcomes += _reimage_salle(s.uai, salle, hosts, region, report, ticket)
     record = {
-        "run": run, "scope": scope, "who": who(), "started": utc_stamp(started), "finished": utc_stamp(),
+        "run": run, "scope": scope, "who": asdict(operator.current()), "started": utc_stamp(started),
+        "finished": utc_stamp(),
         "moment_local": p.moment.isoformat(timespec="minutes"), "forced_now": forced,
         "gates": p.gates, "settings": p.settings, "reboot_allowed": reboot_allowed, "wave_stopped": stopped,
         "ansible_rc": rc,
@@ -310,18 +317,37 @@ def apply(
     }  # fmt: skip
     write_atomic(report / "run.json", json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     write_atomic(report / "junit.xml", _junit(run, outcomes))
+    history.record(*_interventions(run, record, open_schools, outcomes, ticket))
     return outcomes, report
+
+
+def _interventions(run: str, record: dict[str, Any], schools: list[Any], outcomes: list[HostOutcome],
+                   ticket: str) -> list[history.Intervention]:  # fmt: skip
+    """One history row per établissement the wave patched (its salles' reimages have their own rows)."""
+    rows = []
+    for s in schools:
+        mine = [o for o in outcomes if o.uai == s.uai]
+        ok = sum(o.status in ("patched", "current") for o in mine)
+        rows.append(history.Intervention(
+            "patch", operator.current(), record["started"], record["finished"],
+            "success" if ok == len(mine) else "incomplete", run=run, uai=s.uai, postes=[o.host for o in mine],
+            postes_ok=ok, request=history.Request("patch", ticket),
+            detail={"statuses": dict(Counter(o.status for o in mine)), "forced_now": s.decision.forced},
+        ))  # fmt: skip
+    return rows
 
 
 _FROM_REIMAGE = {"staged": "patched", "already current": "current", "unreachable": "unreachable"}
 
 
-def _reimage_salle(uai: str, salle: str, hosts: list[str], region: Path, report: Path) -> list[HostOutcome]:
+def _reimage_salle(uai: str, salle: str, hosts: list[str], region: Path, report: Path,
+                   ticket: str) -> list[HostOutcome]:  # fmt: skip
     """The patch release goes into each poste's inactive slot; the poste boots it at its next start
     (postes are switched off every evening), so preventive patching never reboots a classroom."""
     try:
         results, _ = reimage.restore_salle(etab=uai, salle=salle, reboot="no", region=region,
-                                 report=report / "reimage" / f"{uai}-{salle}")  # fmt: skip
+                                           report=report / "reimage" / f"{uai}-{salle}",
+                                           request=history.Request("patch", ticket))  # fmt: skip
     except SocleError as exc:
         return [HostOutcome(h, uai, "poste-linux", "failed", f"salle {salle}: {exc.message}") for h in hosts]
     return [

@@ -18,11 +18,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from socle.core import playbook
+from socle.core import history, operator, playbook
 from socle.core.clock import run_id, utc_stamp
 from socle.core.errors import SocleError
 from socle.core.files import append_line, write_atomic
-from socle.core.identity import who
 from socle.core.paths import ROOT
 from socle.core.playbook import load_raw
 from socle.inventory.model import DEFAULT_REGION, fast_load
@@ -138,9 +137,10 @@ def end_of_period(now: dt.datetime) -> str:
 def restore_salle(
     *, etab: str, salle: str, reset: bool = False, force: bool = False, reboot: str = "now",
     multicast: bool = True, full: bool = False, region: Path | None = None, report: Path | None = None,
-    forks: int = 50, version: str = "", rollback: bool = False,
+    forks: int = 50, version: str = "", rollback: bool = False, request: history.Request | None = None,
 ) -> tuple[list[PosteOutcome], Path]:  # fmt: skip
     """Reimage (or, with ``reset``, reset) every poste of a salle; the outcomes and the record's folder."""
+    request = request or history.Request()
     if reboot not in REBOOT_CHOICES:
         raise SocleError(f"unknown --reboot '{reboot}'", hint=f"use one of: {', '.join(REBOOT_CHOICES)}")
     region = region or DEFAULT_REGION
@@ -194,7 +194,7 @@ def restore_salle(
     serveur_raw = load_raw(raw / f"{room.serveur}.json")
     outcomes = [_outcome(h, load_raw(raw / f"{h}.json"), serveur_raw) for h in room.postes]
     record = {
-        "run": run, "operation": "reset" if reset else "reimage", "who": who(),
+        "run": run, "operation": "reset" if reset else "reimage",
         "started": utc_stamp(started), "duration_s": round(duration, 1),
         "uai": room.uai, "school": room.school, "salle": salle, "profile": room.profile,
         "master": None if manifest is None else manifest["version"], "serveur": room.serveur,
@@ -202,14 +202,29 @@ def restore_salle(
         "ansible_rc": rc, "outcome": "success" if not failed(outcomes) else "incomplete",
         "postes": [asdict(o) for o in outcomes],
     }  # fmt: skip
-    write_record(report, record)
+    write_record(report, record, request)
     return outcomes, report
 
 
-def write_record(report: Path, record: dict[str, Any]) -> None:
-    """The run's intervention record (written whole), and its line in the shared interventions.jsonl."""
+#: poste statuses that leave the poste on the master the operation aimed at
+BACK_ON_MASTER = frozenset({"done", "already current", "reset", "installed"})
+
+
+def write_record(report: Path, record: dict[str, Any], request: history.Request) -> None:
+    """The run's intervention record: record.json (written whole), its line in the shared
+    interventions.jsonl, and its row in the history database, with who ran it and why."""
+    entry = history.Intervention(
+        record["operation"], operator.current(), record["started"], utc_stamp(), record["outcome"],
+        run=record["run"], uai=record["uai"], salle=record.get("salle") or "",
+        postes=[p["host"] for p in record["postes"]],
+        postes_ok=sum(p["status"] in BACK_ON_MASTER for p in record["postes"]), request=request,
+        master=f"{record['profile']}/{record['master']}" if record.get("master") else "",
+        detail={k: record[k] for k in ("serveur", "reboot", "rollback", "installed") if k in record},
+    )  # fmt: skip
+    record = {**record, **history.operator_fields(entry)}
     write_atomic(report / "record.json", json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     append_line(report.parent / "interventions.jsonl", json.dumps(record, ensure_ascii=False, sort_keys=True))
+    history.record(entry)
 
 
 def _outcome(host: str, raw: dict[str, Any] | None, serveur: dict[str, Any] | None) -> PosteOutcome:

@@ -89,7 +89,7 @@ def test_every_injected_drift_is_caught_and_attributed(fleet, tmp_path):
     report = tmp_path / "report"
     proc = run_invoke(
         "conformity", "--etab", UAI, "--report", str(report), "--inventory", str(fleet["region"]),
-        env={"SOCLE_DIST": str(fleet["dist"]), "SOCLE_CONFORMITY_DB": str(tmp_path / "history.sqlite")},
+        env={"SOCLE_DIST": str(fleet["dist"]), "SOCLE_HISTORY_DB": str(tmp_path / "history.sqlite")},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-4000:]
 

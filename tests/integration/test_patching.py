@@ -222,7 +222,7 @@ def test_failing_health_check_stops_the_wave_and_a_second_run_finishes_it(serveu
     report = tmp_path / "conformity"
     proc = run_invoke(
         "conformity", "--etab", serveurs["uais"][1], "--report", str(report), "--inventory", str(serveurs["region"]),
-        env={"SOCLE_DIST": str(serveurs["dist"]), "SOCLE_CONFORMITY_DB": str(tmp_path / "history.sqlite")},
+        env={"SOCLE_DIST": str(serveurs["dist"]), "SOCLE_HISTORY_DB": str(tmp_path / "history.sqlite")},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     for host in (c, d):

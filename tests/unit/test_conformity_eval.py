@@ -125,9 +125,9 @@ def test_pull_mode_aggregates_uploaded_reports(tmp_path):
 
 def test_history_database_error_is_clear(tmp_path):
     summary = cmodel.summarize([], when="t", target="x", duration=0.0)
-    with pytest.raises(errors.SocleError, match="conformity history database error"):
+    with pytest.raises(errors.SocleError, match="history database error"):
         history.record(f"sqlite:///{tmp_path}", summary, [])  # a directory is not a database
-    with pytest.raises(errors.SocleError, match="cannot use the conformity history database"):
+    with pytest.raises(errors.SocleError, match="cannot use the history database"):
         history.record("nosuchdriver://host/db", summary, [])
 
 

@@ -534,14 +534,20 @@ def test_a_school_with_serveurs_only_renders_and_reads_back(region):
     assert yaml.safe_load(school_file(region).read_text())["salles"] == []
 
 
-def test_two_runs_recording_at_once_keep_every_intervention(tmp_path):
+def test_two_runs_recording_at_once_keep_every_intervention(tmp_path, monkeypatch):
+    from socle.core import history
     from socle.operations.reimage import write_record
+
+    monkeypatch.setenv("SOCLE_HISTORY_DB", str(tmp_path / "history.sqlite"))
 
     def run(name: str) -> None:
         for i in range(100):
             report = tmp_path / f"{name}-{i}"
             report.mkdir()
-            write_record(report, {"run": name, "i": i, "detail": "x" * 5000})
+            write_record(report, {"run": name, "i": i, "detail": "x" * 5000, "operation": "reimage",
+                                  "started": "2026-11-30T08:00:00Z", "outcome": "success", "uai": "0671000Y",
+                                  "salle": "S101", "profile": "ci", "master": "2026-2027.1",
+                                  "postes": [{"host": "p01", "status": "done"}]}, history.Request())  # fmt: skip
 
     threads = [threading.Thread(target=run, args=(n,)) for n in ("a", "b")]
     for t in threads:
@@ -551,6 +557,7 @@ def test_two_runs_recording_at_once_keep_every_intervention(tmp_path):
     lines = (tmp_path / "interventions.jsonl").read_text().splitlines()
     assert len(lines) == 200 and all(json.loads(line)["detail"] == "x" * 5000 for line in lines)
     assert json.loads((tmp_path / "a-99" / "record.json").read_text())["i"] == 99
+    assert len(history.interventions("2026-11-30", "2026-12-01")) == 200
 
 
 def test_build_master_without_a_signing_key_is_refused_at_once(tmp_path):

@@ -1,0 +1,182 @@
+"""The history database: one row per operation (install, reimage, reset, patch, conformity, build),
+beside the conformity results per host (socle.conformity.history). SQLite by default, PostgreSQL at
+the Région with an SQLAlchemy URL in ``SOCLE_HISTORY_DB``. The monthly review reads it
+(socle.review, docs/review.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from socle.core.errors import SocleError
+from socle.core.operator import Operator
+from socle.core.paths import ROOT
+
+#: why an intervention happened (the review groups by it); labels in French for the report
+CAUSES = {
+    "malware": "logiciel malveillant",
+    "misuse": "mauvaise utilisation",
+    "software-fault": "panne logicielle",
+    "hardware-swap": "changement de matériel",
+    "rentree": "rentrée",
+    "patch": "correctif",
+    "other": "autre",
+}
+OPERATIONS = ("install", "reimage", "reset", "patch", "conformity", "build")
+_TICKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/#-]{0,39}$")
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def default_db() -> str:
+    """SQLAlchemy URL of the history: SOCLE_HISTORY_DB (SOCLE_CONFORMITY_DB, its former name), else
+    a SQLite file in .cache/; PostgreSQL: postgresql+psycopg://…"""
+    value = (
+        os.environ.get("SOCLE_HISTORY_DB")
+        or os.environ.get("SOCLE_CONFORMITY_DB")
+        or str(ROOT / ".cache" / "conformity" / "history.sqlite")
+    )
+    return value if "://" in value else f"sqlite:///{value}"
+
+
+@contextmanager
+def transaction(db: str | Path | None, metadata: sa.MetaData) -> Iterator[sa.Connection]:
+    """A transaction on the history database, its tables created; errors become one clear line."""
+    url = str(db or default_db())
+    url = url if "://" in url else f"sqlite:///{url}"
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = sa.create_engine(url)
+    except (ImportError, sa.exc.ArgumentError) as exc:
+        raise SocleError(f"cannot use the history database '{url}': {exc}",
+                         hint="SOCLE_HISTORY_DB takes a SQLite path or an SQLAlchemy URL; "
+                              "PostgreSQL needs `pip install psycopg`") from None  # fmt: skip
+    try:
+        metadata.create_all(engine)
+        with engine.begin() as con:
+            yield con
+    except sa.exc.SQLAlchemyError as exc:
+        raise SocleError(f"history database error: {exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}",
+                         hint="check SOCLE_HISTORY_DB (an SQLAlchemy URL or a SQLite file path)") from None  # fmt: skip
+    finally:
+        engine.dispose()
+
+
+@dataclass(frozen=True)
+class Request:
+    """Why the operator acts: the cause, and the ticket with the time it was opened (for MTTR)."""
+
+    cause: str = "other"
+    ticket: str = ""
+    requested_at: str = ""  # UTC, ISO 8601 with Z
+
+
+def request(cause: str = "other", ticket: str = "", requested_at: str = "",
+            now: dt.datetime | None = None) -> Request:  # fmt: skip
+    """Check ``--cause``, ``--ticket`` and ``--requested-at`` (local time is Europe/Paris)."""
+    if cause not in CAUSES:
+        raise SocleError(f"--cause {cause[:40]!r}: not a cause", hint=f"one of: {', '.join(CAUSES)}")
+    if ticket and not _TICKET.match(ticket):
+        raise SocleError(f"--ticket {ticket[:60]!r}: 1 to 40 letters, digits and . _ / # -",
+                         hint="the reference of the request in the ticketing tool, e.g. GLPI-12345")  # fmt: skip
+    if not requested_at:
+        return Request(cause, ticket, "")
+    try:
+        when = dt.datetime.fromisoformat(requested_at)
+    except ValueError:
+        raise SocleError(
+            f"--requested-at {requested_at[:40]!r}: not a date and time",
+            hint="e.g. 2026-11-30T08:15 (Paris time) or 2026-11-30T07:15Z",
+        ) from None
+    when = (when if when.tzinfo else when.replace(tzinfo=PARIS)).astimezone(dt.UTC)
+    if when > (now or dt.datetime.now(dt.UTC)) + dt.timedelta(minutes=5):
+        raise SocleError(f"--requested-at {requested_at}: in the future", hint="the time the request was opened")
+    return Request(cause, ticket, when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+@dataclass
+class Intervention:
+    operation: str
+    operator: Operator
+    started: str  # UTC ISO with Z
+    finished: str
+    outcome: str  # success | incomplete | failed
+    run: str = ""
+    uai: str = ""
+    salle: str = ""
+    postes: list[str] = field(default_factory=list)
+    postes_ok: int = 0
+    request: Request = field(default_factory=Request)
+    master: str = ""  # profile/version the postes were brought to (or built)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+_META = sa.MetaData()
+INTERVENTIONS = sa.Table(
+    "interventions", _META,
+    sa.Column("id", sa.Integer, primary_key=True), sa.Column("run", sa.String(64)),
+    sa.Column("operation", sa.String(16), index=True), sa.Column("operator", sa.String(64)),
+    sa.Column("operator_role", sa.String(16)), sa.Column("organisation", sa.String(48), index=True),
+    sa.Column("operator_proof", sa.String(128)), sa.Column("uai", sa.String(8), index=True),
+    sa.Column("salle", sa.String(32)), sa.Column("postes", sa.Text), sa.Column("postes_total", sa.Integer),
+    sa.Column("postes_ok", sa.Integer), sa.Column("cause", sa.String(16)), sa.Column("ticket", sa.String(40)),
+    sa.Column("requested_at", sa.String(20)), sa.Column("started", sa.String(20), index=True),
+    sa.Column("finished", sa.String(20)), sa.Column("outcome", sa.String(16)), sa.Column("duration_s", sa.Float),
+    sa.Column("master", sa.String(96)), sa.Column("detail", sa.Text),
+)  # fmt: skip
+
+
+def _seconds(started: str, finished: str) -> float:
+    return (_utc(finished) - _utc(started)).total_seconds()
+
+
+def _utc(stamp: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def row(entry: Intervention) -> dict[str, Any]:
+    if entry.operation not in OPERATIONS:
+        raise ValueError(f"unknown operation {entry.operation}")
+    return {
+        "run": entry.run, "operation": entry.operation, "operator": entry.operator.name,
+        "operator_role": entry.operator.role, "organisation": entry.operator.organisation,
+        "operator_proof": entry.operator.proof, "uai": entry.uai, "salle": entry.salle,
+        "postes": json.dumps(entry.postes), "postes_total": len(entry.postes), "postes_ok": entry.postes_ok,
+        "cause": entry.request.cause, "ticket": entry.request.ticket, "requested_at": entry.request.requested_at,
+        "started": entry.started, "finished": entry.finished, "outcome": entry.outcome,
+        "duration_s": round(_seconds(entry.started, entry.finished), 1), "master": entry.master,
+        "detail": json.dumps(entry.detail, ensure_ascii=False, sort_keys=True),
+    }  # fmt: skip
+
+
+def record(*entries: Intervention, db: str | Path | None = None) -> None:
+    """Add these interventions to the history (one transaction)."""
+    if entries:
+        with transaction(db, _META) as con:
+            con.execute(INTERVENTIONS.insert(), [row(e) for e in entries])
+
+
+def interventions(since: str, until: str, *, db: str | Path | None = None) -> list[dict[str, Any]]:
+    """Interventions started in [since, until) (UTC ISO stamps), oldest first."""
+    with transaction(db, _META) as con:
+        found = con.execute(
+            sa.select(INTERVENTIONS).where(INTERVENTIONS.c.started >= since, INTERVENTIONS.c.started < until)
+            .order_by(INTERVENTIONS.c.started, INTERVENTIONS.c.id)
+        ).mappings().all()  # fmt: skip
+    return [dict(r) for r in found]
+
+
+def operator_fields(entry: Intervention) -> dict[str, Any]:
+    """The record.json side of an intervention: who, and why."""
+    return {"who": asdict(entry.operator), **asdict(entry.request)}
