@@ -101,6 +101,22 @@ def reimage(c, etab="", salle="", reset=False, force=False, reboot="now", no_mul
 
 @task(
     help={
+        "month": "the month reviewed, YYYY-MM (trends over the 12 months ending there)",
+        "etab": "one établissement only (UAI): per salle instead of per établissement",
+        "inventory": "région folder, for names and waves (default: inventories/grand-est)",
+        "out": "folder for revue.html, kpis.csv, kpis.json (default: reports/review/<month>[-<UAI>])",
+    }
+)
+@guarded
+def report(c, month="", etab="", inventory="", out=""):
+    """Monthly maintenance review for the contract meeting: MTTR, first-time fix, conformity (French HTML, CSV)."""
+    from socle.cli import review
+
+    review.monthly(month=month, etab=etab, inventory=inventory, out=out)
+
+
+@task(
+    help={
         "etab": "UAI",
         "wave": "pilot, 1, 2 or 3",
         "all": "whole region",
@@ -289,5 +305,17 @@ catalogue = Collection("catalogue", catalogue_check, catalogue_diff, catalogue_r
 inventory = Collection("inventory", inventory_check, inventory_generate, inventory_import)
 calendar = Collection("calendar", calendar_import)
 ns = Collection(
-    setup, build_master, install, reimage, patch, conformity, admin_password, lint, test, catalogue, inventory, calendar
+    setup,
+    build_master,
+    install,
+    reimage,
+    patch,
+    conformity,
+    report,
+    admin_password,
+    lint,
+    test,
+    catalogue,
+    inventory,
+    calendar,
 )

@@ -72,3 +72,20 @@ def record(db: str | Path, summary: dict[str, Any], results: list[HostResult]) -
         "trend": [{"at": a, "percent": p, "hosts": h} for a, p, h in reversed(trend)],
         "last_conformant": {r.host: last_ok.get(r.host) for r in results},
     }
+
+
+def per_host(since: str, until: str, *, db: str | Path | None = None) -> list[tuple[str, str, str, int, int, int]]:
+    """(month, host, uai, results, answered, conformant) of the runs in [since, until): what the monthly
+    review counts (socle.review.kpis.conformity)."""
+    month = sa.func.substr(RUNS.c.at, 1, 7)
+    answered = sa.case((HOST_RESULTS.c.status.in_(("conformant", "drift")), 1), else_=0)
+    conformant = sa.case((HOST_RESULTS.c.status == "conformant", 1), else_=0)
+    with transaction(db, _META) as con:
+        found = con.execute(
+            sa.select(month, HOST_RESULTS.c.host, HOST_RESULTS.c.uai, sa.func.count(), sa.func.sum(answered),
+                      sa.func.sum(conformant))
+            .join(RUNS, RUNS.c.id == HOST_RESULTS.c.run_id)
+            .where(RUNS.c.at >= since, RUNS.c.at < until)
+            .group_by(month, HOST_RESULTS.c.host, HOST_RESULTS.c.uai)
+        ).all()  # fmt: skip
+    return [tuple(r) for r in found]  # type: ignore[misc]
