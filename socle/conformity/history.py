@@ -30,7 +30,7 @@ RUNS = sa.Table(
 HOST_RESULTS = sa.Table(
     "host_results", _META,
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), index=True), sa.Column("host", sa.String(64), index=True),
-    sa.Column("uai", sa.String(8)), sa.Column("salle", sa.String(32)), sa.Column("status", sa.String(16)),
+    sa.Column("uai", sa.String(8), index=True), sa.Column("salle", sa.String(32)), sa.Column("status", sa.String(16)),
     sa.Column("drifts", sa.Integer),
 )  # fmt: skip
 
@@ -74,18 +74,21 @@ def record(db: str | Path, summary: dict[str, Any], results: list[HostResult]) -
     }
 
 
-def per_host(since: str, until: str, *, db: str | Path | None = None) -> list[tuple[str, str, str, int, int, int]]:
-    """(month, host, uai, results, answered, conformant) of the runs in [since, until): what the monthly
-    review counts (socle.review.kpis.conformity)."""
+def per_host(since: str, until: str, *, uai: str = "",
+             db: str | Path | None = None) -> list[tuple[str, str, str, int, int, int]]:  # fmt: skip
+    """(month, host, uai, results, answered, conformant) of the runs in [since, until), of one
+    établissement if given: what the monthly review counts (socle.review.kpis.conformity)."""
     month = sa.func.substr(RUNS.c.at, 1, 7)
     answered = sa.case((HOST_RESULTS.c.status.in_(("conformant", "drift")), 1), else_=0)
     conformant = sa.case((HOST_RESULTS.c.status == "conformant", 1), else_=0)
+    query = (
+        sa.select(month, HOST_RESULTS.c.host, HOST_RESULTS.c.uai, sa.func.count(), sa.func.sum(answered),
+                  sa.func.sum(conformant))
+        .join(RUNS, RUNS.c.id == HOST_RESULTS.c.run_id).where(RUNS.c.at >= since, RUNS.c.at < until)
+        .group_by(month, HOST_RESULTS.c.host, HOST_RESULTS.c.uai)
+    )  # fmt: skip
+    if uai:
+        query = query.where(HOST_RESULTS.c.uai == uai)
     with transaction(db, _META) as con:
-        found = con.execute(
-            sa.select(month, HOST_RESULTS.c.host, HOST_RESULTS.c.uai, sa.func.count(), sa.func.sum(answered),
-                      sa.func.sum(conformant))
-            .join(RUNS, RUNS.c.id == HOST_RESULTS.c.run_id)
-            .where(RUNS.c.at >= since, RUNS.c.at < until)
-            .group_by(month, HOST_RESULTS.c.host, HOST_RESULTS.c.uai)
-        ).all()  # fmt: skip
+        found = con.execute(query).all()
     return [tuple(r) for r in found]  # type: ignore[misc]
