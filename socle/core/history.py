@@ -167,11 +167,15 @@ def record(*entries: Intervention, db: str | Path | None = None) -> None:
             con.execute(INTERVENTIONS.insert(), [row(e) for e in entries])
 
 
-def interventions(since: str, until: str, *, operation: str = "", db: str | Path | None = None) -> list[dict[str, Any]]:
-    """Interventions started in [since, until) (UTC ISO stamps), oldest first; only ``operation``'s if given."""
+def interventions(since: str, until: str, *, operation: str = "", uai: str = "",
+                  db: str | Path | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """Interventions started in [since, until) (UTC ISO stamps), oldest first; only ``operation``'s and
+    ``uai``'s if given."""
     query = sa.select(INTERVENTIONS).where(INTERVENTIONS.c.started >= since, INTERVENTIONS.c.started < until)
     if operation:
         query = query.where(INTERVENTIONS.c.operation == operation)
+    if uai:
+        query = query.where(INTERVENTIONS.c.uai == uai)
     with transaction(db, _META) as con:
         found = con.execute(query.order_by(INTERVENTIONS.c.started, INTERVENTIONS.c.id)).mappings().all()
     return [dict(r) for r in found]

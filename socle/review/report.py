@@ -68,11 +68,9 @@ def collect(month: str, *, etab: str = "", region: Path | None = None, db: str |
     schools = {s["uai"]: s for s in fast_load(region)} if region else {}
     if etab and schools and etab not in schools:
         raise SocleError(f"no établissement {etab} in {region}", hint="check the UAI (7 digits + letter)")
-    rows = history.interventions(since, until, db=db)
+    rows = history.interventions(since, until, uai=etab, db=db)
     publication = kpis.published(history.interventions("", until, operation="build", db=db))
     per_host = conformity_history.per_host(since, until, uai=etab, db=db)
-    if etab:
-        rows = [r for r in rows if r["uai"] == etab]
     trend = {m: _scope_kpis(rows, per_host, publication, m) for m in months}
     current = trend[month]
     this_month = [r for r in rows if r["started"].startswith(month)]
