@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from socle.core import history
 from socle.inventory import generator
 from socle.inventory import model as inv_model
 from tests.conftest import run_invoke
@@ -114,8 +115,13 @@ def test_a_whole_room_by_multicast_with_a_dead_poste_then_resumed(room, tmp_path
         written = sh(host, f"sha256sum {SLOTS}/B/rootfs.squashfs").stdout.split()[0]
         assert written == room["sha256"]  # byte-identical to the master
         assert "ORDER=B A\nA_OK=1\nA_TRY=0\nB_OK=1\nB_TRY=0\n" in sh(host, f"cat {SLOTS}/grubenv").stdout  # GRUB's
-    assert record["who"] and record["master"] == room["version"] and record["outcome"] == "incomplete"
+    assert record["who"]["role"] and record["master"] == room["version"] and record["outcome"] == "incomplete"
     assert (tmp_path / "interventions.jsonl").exists()
+    # and its row in the history database: who, the postes brought back (the staged ones are not yet)
+    row = next(r for r in history.interventions(record["started"], "9999") if r["run"] == record["run"])
+    assert (row["operation"], row["outcome"], row["postes_total"], row["postes_ok"]) == ("reimage", "incomplete",
+                                                                                           len(POSTES), 0)  # fmt: skip
+    assert row["operator"] == record["who"]["name"] and row["master"].endswith(room["version"])
     assert "unreachable" in proc.stderr and dead in proc.stderr
 
     # the poste is back: the same command finishes the room and skips the postes already done

@@ -129,27 +129,34 @@ def outcome(rec: dict, host: str) -> dict:
     return next(p for p in rec["postes"] if p["host"] == host)
 
 
-def test_blank_postes_install_from_the_serveur_and_a_stranger_is_left_alone(ci_master, salle):
+def install_powering_on(salle, report: Path, vms: list, *target: str) -> tuple[str, str, int]:
+    """`invoke install TARGET` as regional IT runs it; the CMIL powers ``vms`` on once the serveur says
+    it is armed. The command's output and exit code."""
     lab: Lab = salle["lab"]
-    stranger = lab.vms["stranger"]
-    report = salle["work"] / "install"
-    armed = subprocess.Popen([*lab.controller(), INVOKE, "install", "--etab", salle["uai"], "--salle",
-                              SALLE, "--window", "30", "--inventory", str(salle["region"]), "--report", str(report)],
+    armed = subprocess.Popen([*lab.controller(), INVOKE, "install", "--etab", salle["uai"], *target, "--window", "30",
+                              "--inventory", str(salle["region"]), "--report", str(report)],
                              cwd=ROOT, env=salle["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)  # fmt: skip
     try:
-        # the CMIL powers the salle on once the serveur says it is armed
         deadline = time.monotonic() + 300
         while not pxe_status(lab).get("running"):
             assert armed.poll() is None and time.monotonic() < deadline, armed.communicate()
             time.sleep(2)
-        for vm in [*salle["vms"], stranger]:
+        for vm in vms:
             lab.start(vm)
         out, err = armed.communicate(timeout=INSTALL_TIMEOUT)
     finally:
         if armed.poll() is None:
             armed.kill()
-    assert armed.returncode == 0, out + err
+    return out, err, armed.returncode
+
+
+def test_blank_postes_install_from_the_serveur_and_a_stranger_is_left_alone(ci_master, salle):
+    lab: Lab = salle["lab"]
+    stranger = lab.vms["stranger"]
+    report = salle["work"] / "install"
+    out, err, rc = install_powering_on(salle, report, [*salle["vms"], stranger], "--salle", SALLE)
+    assert rc == 0, out + err
     rec = json.loads((report / "record.json").read_text())
     assert rec["outcome"] == "success" and rec["operation"] == "install"
     for vm in salle["vms"]:
@@ -174,21 +181,8 @@ def test_a_blank_serveur_installs_from_its_master_armed_by_the_lycee_serveur(sal
     lab: Lab = salle["lab"]
     secours = salle["secours"]
     report = salle["work"] / "install-serveur"
-    armed = subprocess.Popen([*lab.controller(), INVOKE, "install", "--etab", salle["uai"], "--serveur", SECOURS,
-                              "--window", "30", "--inventory", str(salle["region"]), "--report", str(report)],
-                             cwd=ROOT, env=salle["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 300
-        while not pxe_status(lab).get("running"):
-            assert armed.poll() is None and time.monotonic() < deadline, armed.communicate()
-            time.sleep(2)
-        lab.start(secours)
-        out, err = armed.communicate(timeout=INSTALL_TIMEOUT)
-    finally:
-        if armed.poll() is None:
-            armed.kill()
-    assert armed.returncode == 0, out + err + lab.console(secours)[-3000:]
+    out, err, rc = install_powering_on(salle, report, [secours], "--serveur", SECOURS)
+    assert rc == 0, out + err + lab.console(secours)[-3000:]
     rec = json.loads((report / "record.json").read_text())
     assert rec["installed"] == "serveur" and rec["salle"] is None and rec["serveur"] == "ci-serveur"
     assert rec["profile"] == "ci-serveur" and outcome(rec, SECOURS)["status"] == "installed"

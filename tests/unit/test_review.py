@@ -128,6 +128,15 @@ def test_a_synthetic_year_through_the_whole_report(tmp_path):
     )
     assert int(counted["value"]) == len(people)
     assert {r["scope"] for r in rows} >= {"organisation:region", f"etab:{X}"}
+    # MTTR of the month recomputed plainly from the rows: each ticket, from its opening to its last visit
+    tickets: dict[str, list[dict]] = {}
+    for r in people:
+        if r["ticket"]:
+            tickets.setdefault(f"{r['uai']}:{r['ticket']}", []).append(r)
+    hours = [(dt.datetime.fromisoformat(v[-1]["finished"][:-1]) - dt.datetime.fromisoformat(v[0]["requested_at"][:-1]))
+             .total_seconds() / 3600 for v in tickets.values() if v[-1]["outcome"] == "success"]  # fmt: skip
+    mttr = next(r for r in rows if (r["month"], r["scope"], r["kpi"]) == ("2026-11", "region", "mttr_h"))
+    assert float(mttr["value"]) == pytest.approx(sum(hours) / len(hours), abs=1e-3)
     # deterministic for a seed
     again = str(tmp_path / "again.sqlite")
     assert synthetic.generate(again, schools, start="2025-12", seed=7) == made
