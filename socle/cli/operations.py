@@ -5,10 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from socle.cli import whole_number
-from socle.core import history
+from socle.core import history, operator
 from socle.core.errors import SocleError, StepFailed
 from socle.core.paths import rel
 from socle.operations import install, maintenance, patching, reimage
+
+
+def _intent(cause: str, ticket: str, requested_at: str) -> history.Request:
+    """Why the operator acts (checked), and who they are (proved now, before any machine is touched:
+    the record written at the end names them)."""
+    why = history.request(cause, ticket, requested_at)
+    operator.current()
+    return why
 
 
 def reimage_salle(*, etab: str, salle: str, reset: bool, force: bool, reboot: str, no_multicast: bool, full: bool,
@@ -16,7 +24,7 @@ def reimage_salle(*, etab: str, salle: str, reset: bool, force: bool, reboot: st
                   request: tuple[str, str, str] = ("other", "", "")) -> None:  # fmt: skip
     if not etab or not salle:
         raise SocleError("say which salle: --etab UAI --salle ROOM", hint="invoke reimage --etab 0671000Y --salle S101")
-    why = history.request(*request)
+    why = _intent(*request)
     outcomes, out = reimage.restore_salle(
         etab=etab, salle=salle, reset=reset, force=force, reboot=reboot, multicast=not no_multicast, full=full,
         region=Path(inventory) if inventory else None, report=Path(report) if report else None,
@@ -40,7 +48,7 @@ def first_install(*, etab: str, salle: str, poste: str, serveur: str, via: str, 
         raise SocleError("--via names the serveur that arms PXE for another serveur: it goes with --serveur",
                          hint="a salle's postes are armed by their lycée serveur")  # fmt: skip
     minutes = whole_number(window, "--window", low=1, high=24 * 60)
-    why = history.request(*request)
+    why = _intent(*request)
     region = Path(inventory) if inventory else None
     out_dir = Path(report) if report else None
     if serveur:
@@ -64,7 +72,7 @@ def patch(*, etab: str, wave: str, everything: bool, now: bool, check: bool, rep
         raise SocleError(
             "say what to patch: one of --etab UAI, --wave pilot|1|2|3 or --all", hint="invoke patch --help"
         )
-    ticket = history.request("patch", ticket).ticket
+    ticket = _intent("patch", ticket, "").ticket
     region = Path(inventory) if inventory else None
     plan = patching.plan(wave=wave or None, etab=etab or None, now=now, region=region)
     patching.show(plan)
