@@ -78,7 +78,8 @@ def per_host(since: str, until: str, *, uai: str = "",
              db: str | Path | None = None) -> list[tuple[str, str, str, int, int, int]]:  # fmt: skip
     """(month, host, uai, results, answered, conformant) of the runs in [since, until), of one
     établissement if given: what the monthly review counts (socle.review.kpis.conformity)."""
-    month = sa.func.substr(RUNS.c.at, 1, 7)
+    # literal bounds: PostgreSQL matches the GROUP BY expression to the selected one only without parameters
+    month = sa.func.substr(RUNS.c.at, sa.literal_column("1"), sa.literal_column("7"))
     answered = sa.case((HOST_RESULTS.c.status.in_(("conformant", "drift")), 1), else_=0)
     conformant = sa.case((HOST_RESULTS.c.status == "conformant", 1), else_=0)
     query = (

@@ -60,8 +60,8 @@ def transaction(db: str | Path | None, metadata: sa.MetaData) -> Iterator[sa.Con
         engine = sa.create_engine(url)
     except (ImportError, sa.exc.ArgumentError) as exc:
         raise SocleError(f"cannot use the history database '{url}': {exc}",
-                         hint="SOCLE_HISTORY_DB takes a SQLite path or an SQLAlchemy URL; "
-                              "PostgreSQL needs `pip install psycopg`") from None  # fmt: skip
+                         hint="SOCLE_HISTORY_DB takes a SQLite path or an SQLAlchemy URL "
+                              "(postgresql+psycopg://user@host/db)") from None  # fmt: skip
     try:
         metadata.create_all(engine)
         with engine.begin() as con:
