@@ -5,7 +5,7 @@ import pytest
 from tests.conftest import run_invoke
 
 TASKS = [
-    "setup", "build-master", "reimage", "patch", "conformity", "lint", "test",
+    "setup", "build-master", "install", "reimage", "patch", "conformity", "report", "lint", "test",
     "catalogue.check", "catalogue.diff", "catalogue.request", "inventory.check",
 ]  # fmt: skip
 
