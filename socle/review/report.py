@@ -99,7 +99,7 @@ def collect(month: str, *, etab: str = "", region: Path | None = None, db: str |
                     for u, rs in sorted(by_uai.items())} if not etab else {},
         "salles": {s: kpis.compute(rs, [], publication) for s, rs in sorted(by_salle.items())} if etab else {},
         "rollout": kpis.rollout_days(rows, {m: t for m, t in publication.items() if t >= since}, waves),
-        "causes": history.CAUSES,
+        "causes": history.CAUSES, "salle_alert": kpis.SALLE_ALERT,
     }  # fmt: skip
 
 
