@@ -146,4 +146,6 @@ def terminal(summary: dict[str, Any], results: list[HostResult], out: Path) -> N
     console.print(table)
     for name, count in summary["top_drifts"][:5]:
         console.print(f"  {count:4d} × {name}", markup=False)
-    console.print(f"reports: {out}/report.html, junit.xml, summary.json, hosts/", markup=False)
+    console.print(
+        f"reports: {out}/report.html, junit.xml, summary.json, hosts/", markup=False, soft_wrap=True
+    )  # a path is copied whole

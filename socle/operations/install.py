@@ -217,7 +217,7 @@ def show(outcomes: list[Installed], report: Path) -> None:
         table.add_row(escape(o.host), f"[{STYLE[o.status]}]{o.status}[/]",
                       "" if o.seconds is None else f"{o.seconds:.0f}", escape(o.detail))  # fmt: skip
     console.print(table)
-    console.print(f"intervention record: {report}/record.json", markup=False)
+    console.print(f"intervention record: {report}/record.json", markup=False, soft_wrap=True)
 
 
 def failed(outcomes: list[Installed]) -> bool:

@@ -282,7 +282,11 @@ def show(outcomes: list[PosteOutcome], report: Path) -> None:
         table.add_row(escape(o.host), f"[{STYLE[o.status]}]{o.status}[/]", escape(o.method),
                       "" if o.seconds is None else f"{o.seconds:.1f}", escape(o.detail))  # fmt: skip
     console.print(table)
-    console.print(f"intervention record: {report}/record.json (and {report.parent}/interventions.jsonl)", markup=False)
+    console.print(
+        f"intervention record: {report}/record.json (and {report.parent}/interventions.jsonl)",
+        markup=False,
+        soft_wrap=True,
+    )  # a path is copied whole
 
 
 def failed(outcomes: list[PosteOutcome]) -> bool:
