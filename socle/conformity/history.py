@@ -11,10 +11,7 @@ from socle.conformity.model import HostResult
 from socle.core import history as core_history
 from socle.core import operator
 from socle.core.clock import utc_stamp
-from socle.core.history import default_db, transaction
-
-__all__ = ["default_db", "record"]
-
+from socle.core.history import transaction
 
 _META = sa.MetaData()
 
@@ -35,7 +32,7 @@ HOST_RESULTS = sa.Table(
 )  # fmt: skip
 
 
-def record(db: str | Path, summary: dict[str, Any], results: list[HostResult]) -> dict[str, Any]:
+def record(db: str | Path | None, summary: dict[str, Any], results: list[HostResult]) -> dict[str, Any]:
     """Append this run; return the trend (past runs) and time since each host was last conformant."""
     with transaction(db, _META) as con:
         run_id = con.execute(

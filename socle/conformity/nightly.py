@@ -83,7 +83,7 @@ def check(
             )
         )
     summary = summarize(results, when=when, target=etab or "all", duration=time.monotonic() - started)
-    write_report(report, summary, results, history.record(db or history.default_db(), summary, results))
+    write_report(report, summary, results, history.record(db, summary, results))
     return summary
 
 
@@ -108,5 +108,5 @@ def aggregate(uploads: Path, *, report: Path, db: Path | None = None) -> dict[st
     results = [r for folder in folders for r in load_results(folder)]
     summary = summarize(results, when=utc_stamp(), target="region", duration=time.monotonic() - started)
     summary["sources"] = [p.name for p in folders]
-    write_report(report, summary, results, history.record(db or history.default_db(), summary, results))
+    write_report(report, summary, results, history.record(db, summary, results))
     return summary

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from socle.core.clock import parse_utc, utc_stamp
 from socle.core.errors import SocleError
 from socle.core.operator import Operator
 from socle.core.paths import ROOT
@@ -102,7 +103,7 @@ def request(cause: str = "other", ticket: str = "", requested_at: str = "",
     when = (when if when.tzinfo else when.replace(tzinfo=PARIS)).astimezone(dt.UTC)
     if when > (now or dt.datetime.now(dt.UTC)) + dt.timedelta(minutes=5):
         raise SocleError(f"--requested-at {requested_at}: in the future", hint="the time the request was opened")
-    return Request(cause, ticket, when.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return Request(cause, ticket, utc_stamp(when))
 
 
 @dataclass
@@ -137,14 +138,6 @@ INTERVENTIONS = sa.Table(
 )  # fmt: skip
 
 
-def _seconds(started: str, finished: str) -> float:
-    return (_utc(finished) - _utc(started)).total_seconds()
-
-
-def _utc(stamp: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
 def row(entry: Intervention) -> dict[str, Any]:
     if entry.operation not in OPERATIONS:
         raise ValueError(f"unknown operation {entry.operation}")
@@ -155,7 +148,8 @@ def row(entry: Intervention) -> dict[str, Any]:
         "postes": json.dumps(entry.postes), "postes_total": len(entry.postes), "postes_ok": entry.postes_ok,
         "cause": entry.request.cause, "ticket": entry.request.ticket, "requested_at": entry.request.requested_at,
         "started": entry.started, "finished": entry.finished, "outcome": entry.outcome,
-        "duration_s": round(_seconds(entry.started, entry.finished), 1), "master": entry.master,
+        "duration_s": round((parse_utc(entry.finished) - parse_utc(entry.started)).total_seconds(), 1),
+        "master": entry.master,
         "detail": json.dumps(entry.detail, ensure_ascii=False, sort_keys=True),
     }  # fmt: skip
 

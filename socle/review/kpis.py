@@ -19,24 +19,23 @@ Each KPI is one function over the history's rows, so that a test can compute it 
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from socle.core.clock import parse_utc
+
 CURATIVE = ("install", "reimage", "reset")
+#: rows that record a check or a build, not an intervention on machines
+NOT_INTERVENTIONS = ("conformity", "build")
 #: reimages of one salle in a month from which the salle is marked (about one a week)
 SALLE_ALERT = 4
 
 
-def _t(stamp: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-
-
 def _hours(a: str, b: str) -> float:
-    return (_t(b) - _t(a)).total_seconds() / 3600
+    return (parse_utc(b) - parse_utc(a)).total_seconds() / 3600
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -156,9 +155,14 @@ class Kpis:
     conformity: Conformity
 
 
+def interventions(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows that are interventions on machines (not checks, not builds)."""
+    return [r for r in rows if r["operation"] not in NOT_INTERVENTIONS]
+
+
 def compute(rows: list[dict[str, Any]], per_host: list[tuple[str, str, int, int, int]],
             publication: dict[str, str]) -> Kpis:  # fmt: skip
-    people = [r for r in rows if r["operation"] not in ("conformity", "build")]
+    people = interventions(rows)
     mttr, measured, untimed = mttr_hours(rows)
     latencies = patch_latencies(rows, publication)
     return Kpis(

@@ -77,9 +77,7 @@ def collect(month: str, *, etab: str = "", region: Path | None = None, db: str |
     by_org: dict[str, list[dict[str, Any]]] = defaultdict(list)
     by_uai: dict[str, list[dict[str, Any]]] = defaultdict(list)
     by_salle: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in this_month:
-        if r["operation"] in ("conformity", "build"):
-            continue
+    for r in kpis.interventions(this_month):
         by_org[r["organisation"]].append(r)
         by_uai[r["uai"]].append(r)
         if r["salle"]:

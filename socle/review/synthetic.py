@@ -11,6 +11,7 @@ from typing import Any
 
 from socle.conformity import history as conformity_history
 from socle.core import history
+from socle.core.clock import utc_stamp
 from socle.core.operator import Operator
 
 PEOPLE = [
@@ -21,10 +22,6 @@ PEOPLE = [
 ]
 CURATIVE_CAUSES = ["malware", "misuse", "software-fault", "hardware-swap", "other"]
 WAVE_DELAY_DAYS = {"pilot": 1, "1": 4, "2": 8, "3": 12}
-
-
-def _z(t: dt.datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def generate(db: str | Path, schools: list[dict[str, Any]], *, start: str = "2025-12", months: int = 12,
@@ -40,7 +37,8 @@ def generate(db: str | Path, schools: list[dict[str, Any]], *, start: str = "202
     k = 0
     while release < end:
         master = f"poste-linux/2025-2026.{k}"
-        entries.append(history.Intervention("build", regional, _z(release - dt.timedelta(hours=1)), _z(release),
+        entries.append(history.Intervention("build", regional, utc_stamp(release - dt.timedelta(hours=1)),
+                                            utc_stamp(release),
                                             "success", run=master, master=master,
                                             request=history.Request("patch")))  # fmt: skip
         for school in schools:
@@ -49,7 +47,8 @@ def generate(db: str | Path, schools: list[dict[str, Any]], *, start: str = "202
                 if begin >= end:
                     continue
                 entries.append(history.Intervention(
-                    "reimage", regional, _z(begin), _z(begin + dt.timedelta(minutes=rng.randint(5, 40))), "success",
+                    "reimage", regional, utc_stamp(begin), utc_stamp(begin + dt.timedelta(minutes=rng.randint(5, 40))),
+                    "success",
                     run=f"patch-{k}-{school['uai']}-{salle}", uai=school["uai"], salle=salle, postes=postes,
                     postes_ok=len(postes), request=history.Request("patch"), master=master,
                 ))  # fmt: skip
@@ -72,10 +71,10 @@ def generate(db: str | Path, schools: list[dict[str, Any]], *, start: str = "202
                         break
                     ok = visit == visits - 1
                     entries.append(history.Intervention(
-                        "reimage", who, _z(begin), _z(begin + dt.timedelta(minutes=rng.randint(5, 30))),
+                        "reimage", who, utc_stamp(begin), utc_stamp(begin + dt.timedelta(minutes=rng.randint(5, 30))),
                         "success" if ok else "incomplete", run=f"{ticket}-{visit}", uai=school["uai"], salle=salle,
                         postes=postes, postes_ok=len(postes) if ok else len(postes) // 2,
-                        request=history.Request(cause, ticket, _z(opened)),
+                        request=history.Request(cause, ticket, utc_stamp(opened)),
                     ))  # fmt: skip
                     begin += dt.timedelta(hours=rng.randint(4, 72))
             day += dt.timedelta(days=30)
@@ -93,7 +92,7 @@ def _conformity(db: str | Path, schools: list[dict[str, Any]], t0: dt.datetime, 
     with history.transaction(db, conformity_history._META) as con:
         while night < end:
             run_id = con.execute(conformity_history.RUNS.insert().values(
-                at=_z(night), target="all", hosts=0, conformant=0, percent=0.0, duration_s=0.0,
+                at=utc_stamp(night), target="all", hosts=0, conformant=0, percent=0.0, duration_s=0.0,
             )).inserted_primary_key[0]  # fmt: skip
             batch = []
             for school in schools:

@@ -13,6 +13,7 @@ import pytest
 from socle.conformity import history as conformity_history
 from socle.conformity.model import HostResult, summarize
 from socle.core import history, operator
+from socle.core.clock import utc_stamp
 from socle.core.errors import SocleError
 from socle.inventory.model import fast_load
 from socle.review import kpis, report, synthetic
@@ -24,8 +25,7 @@ X, Y = "0671000Y", "0681001U"
 
 
 def _z(day: int, hour: float) -> str:
-    t = dt.datetime(2026, 11, day, tzinfo=dt.UTC) + dt.timedelta(hours=hour)
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_stamp(dt.datetime(2026, 11, day, tzinfo=dt.UTC) + dt.timedelta(hours=hour))
 
 
 def reimage(who, day, start, end, outcome="success", *, uai=X, salle="S1", ticket="", opened=None, cause="misuse",
