@@ -27,7 +27,8 @@ def setup(c):
         "year": "school year, such as 2026-2027 (default: the current one)",
         "update_lock": "resolve packages again and rewrite the lock file",
         "patch": "build a patch release (same lock + security updates, next .N version)",
-        "force": "rebuild from the base even if the same inputs were already built",
+        "force": "rebuild from the base even if the same inputs were already built (published as the next .N: "
+        "a published version is never overwritten)",
         "dev_signing": "sign with a development key (no Région key configured): never for production",
     },
 )
@@ -82,21 +83,24 @@ def install(c, etab="", salle="", poste="", serveur="", via="", window="60", inv
         "full": "move the whole image even where a poste holds an older one (no casync delta)",
         "inventory": "région folder (default: inventories/grand-est)",
         "report": "intervention record folder (default: reports/reimage/<time>)",
-        "version": "a published master version (default: the newest)",
+        "year": "school year of the master, such as 2027-2028 (default: the one its wave runs today: rollout.yml)",
+        "version": "a published master version (default: the newest of the year)",
         "rollback": "accept a master older than the postes run (default target: the one before the newest); recorded",
+        "fetch": "if the serveur has not staged the master yet (at night, under its cap), transfer it now over the WAN",
         **REQUEST_HELP,
     }
 )
 @guarded
 def reimage(c, etab="", salle="", reset=False, force=False, reboot="now", no_multicast=False, full=False,
-            inventory="", report="", version="", rollback=False, cause="other", ticket="",
+            inventory="", report="", year="", version="", rollback=False, fetch=False, cause="other", ticket="",
             requested_at=""):  # fmt: skip
     """Restore every poste of a salle to the current master (multicast, HTTP fallback, verified, atomic)."""
     from socle.cli import operations
 
     operations.reimage_salle(etab=etab, salle=salle, reset=reset, force=force, reboot=reboot,
                              no_multicast=no_multicast, full=full, inventory=inventory, report=report,
-                             version=version, rollback=rollback, request=(cause, ticket, requested_at))  # fmt: skip
+                             year=year, version=version, rollback=rollback, fetch=fetch,
+                             request=(cause, ticket, requested_at))  # fmt: skip
 
 
 @task(
@@ -124,16 +128,21 @@ def report(c, month="", etab="", inventory="", out=""):
         "check": "show the plan only",
         "report": "run record folder (default: reports/patch/<time>)",
         "inventory": "région folder (default: inventories/grand-est)",
+        "year": "school year whose rollout and masters apply, such as 2027-2028 (default: each school's, "
+        "from its wave: rollout.yml)",
         "ticket": REQUEST_HELP["ticket"],
+        "scheduled": "run from a timer: a closed gate or window is 'nothing to do now' (exit 0), not an error",
+        "fetch": "salles whose serveur has not staged the patch release yet: transfer it now over the WAN",
     }
 )
 @guarded
-def patch(c, etab="", wave="", all=False, now=False, check=False, report="", inventory="", ticket=""):
+def patch(c, etab="", wave="", all=False, now=False, check=False, report="", inventory="", year="", ticket="",
+          scheduled=False, fetch=False):  # fmt: skip
     """Preventive patching in waves, outside class hours (--check shows the plan)."""
     from socle.cli import operations
 
     operations.patch(etab=etab, wave=wave, everything=all, now=now, check=check, report=report, inventory=inventory,
-                     ticket=ticket)  # fmt: skip
+                     year=year, ticket=ticket, scheduled=scheduled, fetch=fetch)  # fmt: skip
 
 
 @task(
@@ -143,15 +152,18 @@ def patch(c, etab="", wave="", all=False, now=False, check=False, report="", inv
         "all": "every établissement of the inventory",
         "report": "report directory (default: reports/conformity/<time>)",
         "inventory": "région folder (default: inventories/grand-est)",
-        "aggregate": "pull mode: merge the reports lycée serveurs uploaded to this folder",
+        "from_db": "the Région report from the results database the lycée serveurs write (pull mode)",
+        "year": "judge against this school year's masters (default: the one each school's wave runs today)",
+        "version": "judge one salle (--salle) against this published version of its profile",
     }
 )
 @guarded
-def conformity(c, etab="", salle="", all=False, report="", inventory="", aggregate=""):
+def conformity(c, etab="", salle="", all=False, report="", inventory="", from_db=False, year="", version=""):
     """Check postes against their master, the catalogue and the baseline; JSON, JUnit and HTML reports."""
     from socle.cli import conformity as cli
 
-    cli.check(etab=etab, salle=salle, everything=all, report=report, inventory=inventory, aggregate=aggregate)
+    cli.check(etab=etab, salle=salle, everything=all, report=report, inventory=inventory, from_db=from_db,
+              year=year, version=version)  # fmt: skip
 
 
 @task
@@ -301,9 +313,51 @@ def catalogue_docs(c, check=False):
     cli.docs(check_only=check)
 
 
+@task(
+    name="configure",
+    help={
+        "render": "only write the rendered AWX objects (JSON) to this file",
+        "inventory": "région folder (default: inventories/grand-est)",
+        "vault_vars": "Ansible Vault file with the credentials' secrets (awx/vault.yml)",
+    },
+)
+@guarded
+def awx_configure(c, render="", inventory="", vault_vars=""):
+    """Configure the Région's AWX as code: inventories, job templates, surveys, schedules, teams, rights."""
+    from socle.cli import awx as cli
+
+    cli.configure(render=render, inventory=inventory, vault_vars=vault_vars)
+
+
+@task(name="ee", help={"tag": "image tag (default: socle's version)"})
+@guarded
+def awx_ee(c, tag=""):
+    """Build socle's execution environment (ee/Containerfile) from a locally built Debian base, no registry."""
+    from socle.cli import awx as cli
+
+    cli.build_ee(tag=tag)
+
+
+@task(
+    name="new",
+    help={
+        "year": "the new school year, such as 2027-2028",
+        "source": "the school year to start from (default: the year before)",
+    },
+)
+@guarded
+def year_new(c, year, source=""):
+    """Start a school year: its master specs and rollout from the previous year's; what the discipline tables need."""
+    from socle.cli import year as cli
+
+    cli.new(year=year, source=source)
+
+
 catalogue = Collection("catalogue", catalogue_check, catalogue_diff, catalogue_request, catalogue_docs)
 inventory = Collection("inventory", inventory_check, inventory_generate, inventory_import)
 calendar = Collection("calendar", calendar_import)
+year = Collection("year", year_new)
+awx = Collection("awx", awx_configure, awx_ee)
 ns = Collection(
     setup,
     build_master,
@@ -318,4 +372,6 @@ ns = Collection(
     catalogue,
     inventory,
     calendar,
+    year,
+    awx,
 )

@@ -116,8 +116,8 @@ def room(n: int, rate_mbit: int, tmp: Path) -> tuple[Path, list[str], str]:
 def run(region: Path, uai: str, tmp: Path, label: str, *extra: str) -> dict:
     report = tmp / label
     start = time.monotonic()
-    sh(str(BIN / "invoke"), "reimage", "--etab", uai, "--salle", "BENCH", "--reboot", "no", "--force", "--full",
-       "--inventory", str(region), "--report", str(report), *extra, check=False)  # fmt: skip
+    sh(str(BIN / "invoke"), "reimage", "--etab", uai, "--salle", "BENCH", "--reboot", "no", "--fetch", "--force",
+       "--full", "--inventory", str(region), "--report", str(report), *extra, check=False)  # fmt: skip
     total = time.monotonic() - start
     record = json.loads((report / "record.json").read_text())
     done = [p for p in record["postes"] if p["status"] == "done"]
@@ -133,12 +133,12 @@ def main() -> None:
     parser.add_argument("--rate-mbit", type=int, default=200)
     args = parser.parse_args()
     scratch_dist = tempfile.mkdtemp(prefix="socle-reimage-bench-dist-")
-    specs = Path(tempfile.mkdtemp(prefix="socle-reimage-bench-masters-"))
+    spec_dir = Path(tempfile.mkdtemp(prefix="socle-reimage-bench-masters-"))
     year = specs.resolve_year(None)
-    (specs / year).mkdir()
+    (spec_dir / year).mkdir()
     for name in ("ci.yaml", "ci-serveur.yaml", "rollout.yml"):
-        (specs / year / name).write_bytes((ROOT / "masters" / year / name).read_bytes())
-    os.environ.update(SOCLE_DIST=scratch_dist, SOCLE_MASTERS_DIR=str(specs))
+        (spec_dir / year / name).write_bytes((ROOT / "masters" / year / name).read_bytes())
+    os.environ.update(SOCLE_DIST=scratch_dist, SOCLE_MASTERS_DIR=str(spec_dir))
     image = newest("ci") / "rootfs.squashfs"
     newest("ci-serveur")
     size = image.stat().st_size
@@ -170,7 +170,7 @@ def patch_release(region: Path, uai: str, tmp: Path, previous: Path) -> None:
     release = newest("ci") / "rootfs.squashfs"
     changed = changed_bytes(previous, release, tmp)
     report = tmp / "patch-release"
-    sh(str(BIN / "invoke"), "reimage", "--etab", uai, "--salle", "BENCH", "--reboot", "no", "--inventory",
+    sh(str(BIN / "invoke"), "reimage", "--etab", uai, "--salle", "BENCH", "--reboot", "no", "--fetch", "--inventory",
        str(region), "--report", str(report), check=False)  # fmt: skip
     postes = json.loads((report / "record.json").read_text())["postes"]
     moved = [p["bytes"] for p in postes if p["status"] == "done" and p["method"] == "delta"]

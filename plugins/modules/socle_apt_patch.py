@@ -60,7 +60,7 @@ rollback:
   returned: when updates were selected
   type: str
 socle_record:
-  description: The same facts for the controller's run record (socle_snapshots callback).
+  description: The same facts for the controller's run record (read from the job events).
   returned: always
   type: dict
 """

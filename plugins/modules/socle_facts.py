@@ -111,6 +111,21 @@ def root_password_state():
     return fields[1] if len(fields) > 1 else "unknown"
 
 
+def automatic_upgrades(conf_dir="/etc/apt/apt.conf.d"):
+    """'on' when apt upgrades by itself: unattended-upgrades installed, its periodic run set to a
+    non-zero value (the last file read wins, as for apt) and apt-daily-upgrade.timer not masked."""
+    value = "0"
+    names = sorted(os.listdir(conf_dir)) if os.path.isdir(conf_dir) else []
+    for name in names:
+        for line in _read(os.path.join(conf_dir, name)).splitlines():
+            words = line.replace(";", " ").split()
+            if len(words) >= 2 and words[0] == "APT::Periodic::Unattended-Upgrade":
+                value = words[1].strip('"')
+    masked = os.path.realpath("/etc/systemd/system/apt-daily-upgrade.timer") == "/dev/null"
+    installed = os.path.exists("/usr/bin/unattended-upgrade")
+    return "on" if installed and value not in ("0", "") and not masked else "off"
+
+
 def pending_updates():
     lists = "/var/lib/apt/lists"
     has_lists = os.path.isdir(lists) and any(n.endswith("_Packages") for n in os.listdir(lists))
@@ -192,7 +207,7 @@ def main():
             "sshd": sshd_effective(),
             "sysctl": sysctl_files(module.params["sysctl_files"]),
             "sudoers_present": os.path.exists("/etc/sudoers.d/socle-hardening"),
-            "unattended_upgrades": os.path.exists("/etc/apt/apt.conf.d/52socle-unattended-upgrades"),
+            "unattended_upgrades": automatic_upgrades(),
             "root_password": root_password_state(),
         },
         "timesync": timesync(),

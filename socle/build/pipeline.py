@@ -9,7 +9,6 @@ Platforms never import each other.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -115,12 +114,6 @@ def inputs_sha256(spec: MasterSpec) -> str:
     return h.hexdigest()
 
 
-def already_built(spec: MasterSpec, final: Path) -> bool:
-    """``final`` holds a master built from exactly the current inputs (spec, lock, roles, catalogue)."""
-    manifest = final / "manifest.json"
-    return manifest.exists() and json.loads(manifest.read_text()).get("inputs_sha256") == inputs_sha256(spec)
-
-
 def sign(ctx: BuildContext) -> dict[str, str]:
     """Sign the staging's SHA256SUMS (OpenPGP); the manifest's ``signature`` section."""
     signing.sign(ctx.staging / "SHA256SUMS")
@@ -155,14 +148,18 @@ class Platform(ABC):
         """After publication (nothing by default)."""
         return None
 
-    def run(self, spec: MasterSpec, version: str, *, rebuild: bool, resume: str) -> Path:
-        """Build ``version`` of ``spec`` unless the same inputs were built already, then publish it atomically."""
-        final = store.master_dir(spec.year, spec.profile, version)
-        if not rebuild and already_built(spec, final):
+    def run(self, spec: MasterSpec, *, patch: bool, rebuild: bool, resume: str) -> Path:
+        """Build ``spec`` unless the same inputs were built already, then publish it atomically under a
+        version never published before (:func:`store.version_to_build`)."""
+        if not rebuild and (same := store.built_from(spec, inputs_sha256(spec))):
             console.print(
-                f"[green]already built[/]: {final} (same spec, lock, roles and catalogue); use --force to rebuild"
+                f"[green]already built[/]: {same} (same spec, lock, roles and catalogue); use --force to rebuild"
             )
-            return final
+            return same
+        version = store.version_to_build(spec, patch=patch)
+        if version != spec.version and not patch:
+            console.print(f"{spec.version} is published and never rebuilt in place: this build publishes {version}")
+        final = store.master_dir(spec.year, spec.profile, version)
         who = operator.current()  # checked before hours of work, recorded at publication
         staging = final.with_name(f".{version}.partial")
         shutil.rmtree(staging, ignore_errors=True)

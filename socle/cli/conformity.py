@@ -7,11 +7,17 @@ from pathlib import Path
 from socle.conformity import nightly
 from socle.core import system, uai
 from socle.core.errors import SocleError
+from socle.registry import specs
 
 
-def check(*, etab: str, salle: str, everything: bool, report: str, inventory: str, aggregate: str = "") -> None:
-    if aggregate:
-        nightly.aggregate(Path(aggregate), report=Path(report or "reports/conformity/region"))
+def check(*, etab: str, salle: str, everything: bool, report: str, inventory: str, from_db: bool = False,
+          year: str = "", version: str = "") -> None:  # fmt: skip
+    if from_db:
+        if etab or salle or everything:
+            raise SocleError("--from-db makes the Région report: it takes no --etab, --salle or --all",
+                             hint="invoke conformity --from-db [--report DIR] [--inventory DIR]")  # fmt: skip
+        nightly.region_report(region=Path(inventory) if inventory else None,
+                              report=Path(report or "reports/conformity/region"))  # fmt: skip
         return
     if sum(bool(x) for x in (etab, salle, everything)) != 1:
         raise SocleError(
@@ -32,4 +38,6 @@ def check(*, etab: str, salle: str, everything: bool, report: str, inventory: st
         etab=etab or None,
         salle=room,
         report=Path(report) if report else None,
+        year=specs.resolve_year(year) if year else "",
+        version=version,
     )

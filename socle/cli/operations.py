@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.console import Console
+
 from socle.cli import whole_number
+from socle.conformity import history as conformity_history
 from socle.core import history, operator
 from socle.core.errors import SocleError, StepFailed
 from socle.core.paths import rel
 from socle.operations import install, maintenance, patching, reimage
+from socle.registry import specs
 
 
 def _intent(cause: str, ticket: str, requested_at: str) -> history.Request:
@@ -19,16 +23,22 @@ def _intent(cause: str, ticket: str, requested_at: str) -> history.Request:
     return why
 
 
+def _year(year: str) -> str:
+    """``--year``, checked: a school year with masters (empty: each school's assigned one)."""
+    return specs.resolve_year(year) if year else ""
+
+
 def reimage_salle(*, etab: str, salle: str, reset: bool, force: bool, reboot: str, no_multicast: bool, full: bool,
-                  inventory: str, report: str, version: str = "", rollback: bool = False,
-                  request: tuple[str, str, str] = ("other", "", "")) -> None:  # fmt: skip
+                  inventory: str, report: str, version: str = "", rollback: bool = False, year: str = "",
+                  fetch: bool = False, request: tuple[str, str, str] = ("other", "", "")) -> None:  # fmt: skip
     if not etab or not salle:
         raise SocleError("say which salle: --etab UAI --salle ROOM", hint="invoke reimage --etab 0671000Y --salle S101")
+    year = _year(year)
     why = _intent(*request)
     outcomes, out = reimage.restore_salle(
         etab=etab, salle=salle, reset=reset, force=force, reboot=reboot, multicast=not no_multicast, full=full,
         region=Path(inventory) if inventory else None, report=Path(report) if report else None,
-        version=version, rollback=rollback, request=why,
+        version=version, rollback=rollback, request=why, year=year, fetch=fetch,
     )  # fmt: skip
     reimage.show(outcomes, out)
     if reimage.failed(outcomes):
@@ -67,20 +77,26 @@ def first_install(*, etab: str, salle: str, poste: str, serveur: str, via: str, 
 
 
 def patch(*, etab: str, wave: str, everything: bool, now: bool, check: bool, report: str, inventory: str,
-          ticket: str = "") -> None:  # fmt: skip
+          year: str = "", ticket: str = "", scheduled: bool = False, fetch: bool = False) -> None:  # fmt: skip
     if sum(bool(x) for x in (etab, wave, everything)) != 1:
         raise SocleError(
             "say what to patch: one of --etab UAI, --wave pilot|1|2|3 or --all", hint="invoke patch --help"
         )
     ticket = _intent("patch", ticket, "").ticket
     region = Path(inventory) if inventory else None
-    plan = patching.plan(wave=wave or None, etab=etab or None, now=now, region=region)
+    # the gate reads the results database the nightly runs write (lycée serveurs in pull mode, or --all)
+    plan = patching.plan(wave=wave or None, etab=etab or None, now=now, region=region,
+                         measure=conformity_history.school_rates, year=_year(year))  # fmt: skip
     patching.show(plan)
     if check:
         return
+    wait = patching.waiting(plan) if scheduled else None
+    if wait:  # the timer fires again at the next window: not a failure
+        Console(stderr=True).print(f"nothing to do now: {wait.message}\n  {wait.hint}", markup=False)
+        return
     scope = f"etab {etab}" if etab else f"wave {wave}" if wave else "all"
     outcomes, out = patching.apply(plan, scope=scope, region=region, report=Path(report) if report else None,
-                                   ticket=ticket)  # fmt: skip
+                                   ticket=ticket, fetch=fetch)  # fmt: skip
     patching.show_outcomes(outcomes, out)
     if patching.failed(outcomes):
         raise StepFailed("patch run incomplete: see the table above", hint=f"details in {out}/run.json")

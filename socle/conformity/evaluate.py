@@ -6,7 +6,7 @@ import datetime as dt
 import statistics
 from typing import Any
 
-from socle.conformity.model import Drift, HostResult, Target
+from socle.conformity.model import NOT_SEEN, Drift, HostResult, Target
 from socle.core.clock import parse_utc
 
 #: well-known SIDs of the principals CIS 2.2.21 denies network logon to
@@ -31,11 +31,12 @@ def evaluate(
 ) -> HostResult:
     """Compare one host's snapshot with what it should be. Pure function: no I/O."""
     result = HostResult(target.host, target.uai, target.salle, target.profile, "conformant")
-    if raw is None:
-        result.status, result.reason = "unreachable", "no answer (host down or not reached)"
+    if raw is None or raw.get("status") == "unreachable":
+        reason = "no answer (switched off or not reached)"
+        result.status, result.reason = NOT_SEEN, str((raw or {}).get("reason") or reason)
         return result
     if raw.get("status") != "collected":
-        result.status, result.reason = raw.get("status", "failed"), raw.get("reason", "")
+        result.status, result.reason = "failed", str(raw.get("reason", ""))
         return result
     snap = raw["snapshot"]
     patch = snap.get("last_patch") or {}
@@ -105,9 +106,13 @@ def evaluate(
     if hardening.get("hardening_rule_sudo") and "sudo" in installed and not hard.get("sudoers_present"):
         drifts.append(Drift("hardening", control(hardening, "sudo", "sudo"), "sudo hardening drop-in missing", True,
                             False))  # fmt: skip
-    if hardening.get("hardening_rule_unattended_upgrades") and not hard.get("unattended_upgrades"):
-        drifts.append(Drift("hardening", control(hardening, "unattended_upgrades", "unattended-upgrades"),
-                            "unattended security upgrades not configured", True, False))  # fmt: skip
+    if hardening.get("hardening_rule_unattended_upgrades"):
+        want = "on" if hardening.get("hardening_updates_by") == "unattended" else "off"
+        if hard.get("unattended_upgrades") != want:
+            what = ("apt upgrades by itself, outside the patch waves" if want == "off"
+                    else "unattended security upgrades not configured")  # fmt: skip
+            drifts.append(Drift("hardening", control(hardening, "unattended_upgrades", "unattended-upgrades"), what,
+                                want, hard.get("unattended_upgrades")))  # fmt: skip
     # health
     ts = snap.get("timesync") or {}
     if ts.get("timesyncd_enabled") != "enabled":

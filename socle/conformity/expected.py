@@ -1,9 +1,11 @@
 """Expected state, never written per host: the inventory gives each host its salle's profile and
-disciplines; the profile's newest published master gives the package set; the catalogue gives the
+disciplines; the newest published master of the profile, in the school year the établissement's wave
+runs (or the one asked for), gives the package set; the catalogue gives the
 salle's software; the hardening roles' own defaults give the baseline (the same variables remediate)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +17,21 @@ from socle.conformity.model import Target
 from socle.core.errors import SocleError
 from socle.core.paths import ROOT
 from socle.inventory.model import fast_load
+from socle.registry import specs
+from socle.registry.rollout import assigned_year
 
 HARDENING_DEFAULTS = ROOT / "roles" / "hardening" / "defaults" / "main.yml"
 
 
 WIN_HARDENING_DEFAULTS = ROOT / "roles" / "win_hardening" / "defaults" / "main.yml"
+
+
+def reference_year(t: Target, today: dt.date, year: str = "") -> str:
+    """The school year whose master ``t`` is judged against: ``year`` when given, else the one its
+    wave runs on ``today`` (a later wave is not drift while next year's masters reach the pilots)."""
+    if year:
+        return specs.resolve_year(year)
+    return assigned_year(t.wave, today) if t.wave else specs.resolve_year(None, today)
 
 
 def targets(region: Path, etab: str | None = None, salle: str | None = None) -> list[Target]:
@@ -33,11 +45,12 @@ def targets(region: Path, etab: str | None = None, salle: str | None = None) -> 
             for poste in room.get("postes") or []:
                 out.append(
                     Target(poste["hostname"], school["uai"], school["name"], str(room["id"]), room["profile"],
-                           list(room.get("disciplines") or []))
+                           list(room.get("disciplines") or []), mac=str(poste.get("mac") or ""),
+                           wave=str(school["wave"]))
                 )  # fmt: skip
         if not salle:
-            out += [Target(srv["hostname"], school["uai"], school["name"], "serveurs", "serveur", [], "serveur")
-                    for srv in school.get("serveurs") or []]  # fmt: skip
+            out += [Target(srv["hostname"], school["uai"], school["name"], "serveurs", "serveur", [], "serveur",
+                           wave=str(school["wave"])) for srv in school.get("serveurs") or []]  # fmt: skip
     if not out:
         where = f"{etab or ''}{'/' + salle if salle else ''}" or "the inventory"
         raise SocleError(f"no poste matches {where}", hint="check the UAI and room id with 'ansible-inventory --graph'")

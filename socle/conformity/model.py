@@ -8,6 +8,13 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+#: a host's status after a night: "not seen" (switched off, no answer) is neither conformant nor
+#: drift; it stays out of the conformity rate and of the wave gate, and is counted on its own
+STATUSES = ("conformant", "drift", "failed", "not seen")
+NOT_SEEN = "not seen"
+#: an établissement whose newest results are older than this is flagged (its lycée serveur is silent)
+SILENT_AFTER_H = 36
+
 
 @dataclass
 class Drift:
@@ -24,7 +31,7 @@ class HostResult:
     uai: str
     salle: str
     profile: str
-    status: str  # conformant | drift | unreachable | failed
+    status: str  # conformant | drift | failed | not seen (see STATUSES)
     drifts: list[Drift] = field(default_factory=list)
     reason: str = ""
     #: last successful patch (socle stamp, else apt history), for the patch-latency KPI
@@ -43,6 +50,8 @@ class Target:
     profile: str
     disciplines: list[str]
     kind: str = "poste"  # poste | serveur
+    mac: str = ""  # for Wake-on-LAN (pull mode wakes the postes switched off at night)
+    wave: str = ""  # the établissement's rollout wave: which school year's masters it runs
 
 
 def summarize(results: list[HostResult], *, when: str, target: str, duration: float) -> dict[str, Any]:
@@ -57,14 +66,16 @@ def summarize(results: list[HostResult], *, when: str, target: str, duration: fl
             drift_counts[f"{d.category}: {d.check}"] += 1
 
     def rate(c: Counter[str]) -> float:
-        total = sum(c.values())
-        return round(100 * c["conformant"] / total, 1) if total else 0.0
+        seen = sum(c.values()) - c[NOT_SEEN]
+        return round(100 * c["conformant"] / seen, 1) if seen else 0.0
 
     return {
         "when": when,
         "target": target,
         "hosts": len(results),
         "statuses": dict(statuses),
+        "seen": len(results) - statuses[NOT_SEEN],
+        #: conformant ÷ seen hosts ("not seen" counts neither way)
         "conformity_percent": rate(statuses),
         "per_etablissement": {k: {"percent": rate(v), **v} for k, v in sorted(per_etab.items())},
         "per_salle": {k: {"percent": rate(v), **v} for k, v in sorted(per_room.items())},

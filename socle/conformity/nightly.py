@@ -1,24 +1,21 @@
 """`invoke conformity`: collect one snapshot per host, evaluate it, record the run, write the
-reports; in pull mode, merge the reports the lycée serveurs upload into one Région report."""
+reports; in pull mode, build the Région report from the results every lycée serveur wrote."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
 from socle.catalogue.model import load_catalogue
 from socle.conformity import expected, history
 from socle.conformity.evaluate import evaluate
-from socle.conformity.model import Drift, HostResult, summarize
+from socle.conformity.model import NOT_SEEN, SILENT_AFTER_H, HostResult, Target, summarize
 from socle.conformity.report import write as write_report
-from socle.core import playbook
-from socle.core.clock import utc_stamp
+from socle.core import playbook, wol
+from socle.core.clock import in_paris, utc_stamp
 from socle.core.errors import SocleError
 from socle.core.paths import ROOT
 from socle.core.playbook import load_raw
@@ -26,15 +23,50 @@ from socle.inventory.model import DEFAULT_REGION
 from socle.registry import specs, store
 
 
-def collect(region: Path, hosts: list[str], raw_dir: Path, *, forks: int = 50) -> None:
-    """Run playbooks/conformity.yml on ``hosts``; the callback writes one JSON per host."""
+def collect(region: Path, hosts: list[str], raw_dir: Path, *, forks: int = 50, label: str = "conformity") -> None:
+    """Run playbooks/conformity.yml on ``hosts``; the run's events give one JSON per host in ``raw_dir``."""
     raw_dir.mkdir(parents=True, exist_ok=True)
-    limit = raw_dir.parent / "limit.txt"
+    limit = raw_dir.parent / f"{label}-hosts.txt"
     limit.write_text("\n".join(hosts) + "\n")
-    log = raw_dir.parent / "ansible.log"
-    with Console(stderr=True).status(f"collecting {len(hosts)} host(s) (log: {log})"):
-        playbook.operation(ROOT / "playbooks" / "conformity.yml", region, results=raw_dir, log=log, forks=forks,
-                           args=["--limit", f"@{limit}"], quiet=bool(os.environ.get("CI")))  # fmt: skip
+    playbook.operation(ROOT / "playbooks" / "conformity.yml", region, results=raw_dir,
+                       log=raw_dir.parent / f"{label}.log", forks=forks, limit=f"@{limit}", label=label)  # fmt: skip
+
+
+def _answered(raw_dir: Path, host: str) -> bool:
+    return (load_raw(raw_dir / f"{host}.json") or {}).get("status") not in (None, "unreachable")
+
+
+def wake_and_collect(region: Path, chosen: list[Target], raw_dir: Path, *, wait_s: float) -> list[str]:
+    """Wake the postes that did not answer (Wake-on-LAN from this machine: a lycée serveur is on their
+    network), give them ``wait_s`` seconds to boot, and check them again. Returns those it woke."""
+    asleep = {t.host: t.mac for t in chosen if t.kind == "poste" and t.mac and not _answered(raw_dir, t.host)}
+    if not asleep:
+        return []
+    wol.wake(list(asleep.values()))
+    time.sleep(wait_s)
+    collect(region, list(asleep), raw_dir, label="conformity-woken")
+    return [h for h in asleep if _answered(raw_dir, h)]
+
+
+def sleep_again(region: Path, woken: list[str], report: Path) -> None:
+    """Switch off again the postes woken for the check (never one that was already on)."""
+    if woken:
+        playbook.operation(ROOT / "playbooks" / "sleep.yml", region, results=report / "sleep", log=report / "sleep.log",
+                           forks=50, extravars={"socle_sleep_hosts": ",".join(woken)}, label="sleep")  # fmt: skip
+
+
+def reference_manifest(year: str, profile: str, version: str = "") -> dict[str, Any] | None:
+    """The manifest hosts of ``profile`` are judged against: the newest published in ``year``, or the
+    version asked for (``--version``, with ``--salle``)."""
+    if not version:
+        return store.newest_manifest(profile, year)
+    path = store.master_dir(year, profile, version) / "manifest.json"
+    if not version.startswith(f"{year}.") or not path.exists():
+        published = ", ".join(p.name for p in store.published(year, profile)) or "none"
+        raise SocleError(f"no published master {version} of profile {profile} for {year}",
+                         hint=f"published: {published}")  # fmt: skip
+    manifest: dict[str, Any] = json.loads(path.read_text())
+    return manifest
 
 
 def check(
@@ -43,33 +75,42 @@ def check(
     etab: str | None = None,
     salle: str | None = None,
     report: Path | None = None,
-    db: Path | None = None,
+    db: str | Path | None = None,
     today: dt.date | None = None,
+    wake_wait_s: float | None = None,
+    year: str = "",
+    version: str = "",
 ) -> dict[str, Any]:
-    """Check the hosts of the region, one établissement or one salle; returns the run's summary."""
+    """Check the hosts of the region, one établissement or one salle; returns the run's summary.
+    With ``wake_wait_s`` (pull mode, on the lycée serveur), postes that do not answer are woken, checked
+    again after that many seconds, and switched off again afterwards."""
     region = region or DEFAULT_REGION
-    today = today or dt.date.today()
+    today = today or in_paris().date()
+    if version and not salle:
+        raise SocleError("--version names the master of one salle's profile", hint="add --etab and --salle")
+    year = year or (version.rsplit(".", 1)[0] if version else "")
     started = time.monotonic()
     when = utc_stamp()
     chosen = expected.targets(region, etab, salle)
     report = report or ROOT / "reports" / "conformity" / when.replace(":", "")
     raw_dir = report / "raw"
     collect(region, [t.host for t in chosen], raw_dir)
-    year = specs.resolve_year(None, today)
+    woken = wake_and_collect(region, chosen, raw_dir, wait_s=wake_wait_s) if wake_wait_s is not None else []
     cat = load_catalogue()
-    manifests: dict[str, dict[str, Any] | None] = {}
+    manifests: dict[tuple[str, str], dict[str, Any] | None] = {}
     hardening = {False: expected.hardening_expectations(), True: expected.hardening_expectations(windows=True)}
-    windows: dict[str, bool] = {}
+    windows: dict[tuple[str, str], bool] = {}
     results = []
-    expected_cache: dict[tuple[str, tuple[str, ...]], dict[str, str]] = {}
+    expected_cache: dict[tuple[str, str, tuple[str, ...]], dict[str, str]] = {}
     for t in chosen:
-        if t.profile not in manifests:
-            manifests[t.profile] = store.newest_manifest(t.profile, year)
-            windows[t.profile] = specs.is_windows(t.profile, year)
-        manifest = manifests[t.profile]
-        key = (t.profile, tuple(sorted(t.disciplines)))
+        ref = (expected.reference_year(t, today, year), t.profile)
+        if ref not in manifests:
+            manifests[ref] = reference_manifest(*ref, version)
+            windows[ref] = specs.is_windows(t.profile, ref[0])
+        manifest = manifests[ref]
+        key = (*ref, tuple(sorted(t.disciplines)))
         if key not in expected_cache:
-            expected_cache[key] = expected.software(cat, year, t, manifest, windows=windows[t.profile])
+            expected_cache[key] = expected.software(cat, ref[0], t, manifest, windows=windows[ref])
         path = raw_dir / f"{t.host}.json"
         raw = load_raw(path)
         results.append(
@@ -78,35 +119,37 @@ def check(
                 raw,
                 manifest=manifest,
                 expected_software=expected_cache[key],
-                hardening=hardening[windows[t.profile]],
+                hardening=hardening[windows[ref]],
                 today=today,
             )
         )
+    sleep_again(region, woken, report)
     summary = summarize(results, when=when, target=etab or "all", duration=time.monotonic() - started)
+    summary["woken"] = len(woken)
     write_report(report, summary, results, history.record(db, summary, results))
     return summary
 
 
-def load_results(report_dir: Path) -> list[HostResult]:
-    out = []
-    for path in sorted((report_dir / "hosts").glob("*.json")):
-        data = json.loads(path.read_text())
-        drifts = [Drift(**d) for d in data.pop("drifts", [])]
-        out.append(HostResult(**data, drifts=drifts))
-    return out
-
-
-def aggregate(uploads: Path, *, report: Path, db: Path | None = None) -> dict[str, Any]:
-    """Merge the per-établissement reports under ``uploads`` (one folder each) into one Région report."""
-    folders = sorted(p for p in uploads.iterdir() if (p / "hosts").is_dir()) if uploads.is_dir() else []
-    if not folders:
-        raise SocleError(
-            f"no uploaded report under {uploads}",
-            hint="each lycée serveur uploads its report folder (hosts/*.json, summary.json) there",
-        )
+def region_report(*, region: Path | None = None, report: Path, db: str | Path | None = None,
+                  now: dt.datetime | None = None) -> dict[str, Any]:  # fmt: skip
+    """The Région report from the results database (pull mode): each établissement's newest results of
+    the last SILENT_AFTER_H hours, judged against the inventory. A host of the inventory without a
+    result is "not seen"; a row for a host the inventory does not list is ignored and counted;
+    an établissement without results for SILENT_AFTER_H hours is flagged."""
+    region = region or DEFAULT_REGION
+    now = now or dt.datetime.now(dt.UTC)
     started = time.monotonic()
-    results = [r for folder in folders for r in load_results(folder)]
-    summary = summarize(results, when=utc_stamp(), target="region", duration=time.monotonic() - started)
-    summary["sources"] = [p.name for p in folders]
-    write_report(report, summary, results, history.record(db, summary, results))
+    chosen = expected.targets(region, None, None)
+    uais = sorted({t.uai for t in chosen})
+    found, silent, refused = history.newest_per_school(uais, since=now - dt.timedelta(hours=SILENT_AFTER_H), db=db)
+    stored = {(r.uai, r.host): r for rows in found.values() for r in rows}
+    results = []
+    for t in chosen:
+        why = "no result from its lycée serveur" if t.uai in silent else "not in its lycée serveur's newest run"
+        results.append(stored.pop((t.uai, t.host), None)
+                       or HostResult(t.host, t.uai, t.salle, t.profile, NOT_SEEN, reason=why))  # fmt: skip
+    summary = summarize(results, when=utc_stamp(now), target="region", duration=time.monotonic() - started)
+    summary["silent"] = [{"uai": u, "last": last} for u, last in silent.items()]
+    summary["ignored_rows"] = {"not in the inventory": len(stored), "unreadable": refused}
+    write_report(report, summary, results, {"trend": [], "last_conformant": {}})
     return summary

@@ -12,12 +12,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from socle.conformity.model import HostResult
+from socle.conformity.model import NOT_SEEN, SILENT_AFTER_H, HostResult
 from socle.core import junit as junit_xml
 
-COLORS = {"conformant": "#2a9d8f", "drift": "#e9c46a", "unreachable": "#8d99ae", "failed": "#e76f51"}
+COLORS = {"conformant": "#2a9d8f", "drift": "#e9c46a", "failed": "#e76f51", "not seen": "#8d99ae"}
 #: what a CMIL reads in the HTML page (the JSON and JUnit keep the English status names)
-LABELS_FR = {"conformant": "conforme", "drift": "écart", "unreachable": "injoignable", "failed": "échec"}
+LABELS_FR = {"conformant": "conforme", "drift": "écart", "failed": "échec", "not seen": "non vu"}
 
 
 def write(out: Path, summary: dict[str, Any], results: list[HostResult], history: dict[str, Any]) -> None:
@@ -38,8 +38,9 @@ def junit(results: list[HostResult]) -> str:
         text = r.reason or "\n".join(
             f"[{d.category}] {d.message} (expected {d.expected}, got {d.actual})" for d in r.drifts
         )
-        failure = None if r.status == "conformant" else r.status
-        cases.append(junit_xml.Case(f"{r.uai}.{r.salle}", r.host, failure=failure, text=text))
+        failure = None if r.status in ("conformant", NOT_SEEN) else r.status
+        skipped = r.reason or NOT_SEEN if r.status == NOT_SEEN else None
+        cases.append(junit_xml.Case(f"{r.uai}.{r.salle}", r.host, failure=failure, text=text, skipped=skipped))
     return junit_xml.suite("conformity", cases)
 
 
@@ -91,6 +92,16 @@ def _latency(kpi: dict[str, Any]) -> str:
     )
 
 
+def _silent(silent: list[dict[str, Any]]) -> str:
+    """The établissements whose lycée serveur has sent nothing for too long (pull mode)."""
+    if not silent:
+        return ""
+    rows = "".join(f"<tr><td>{html.escape(str(s['uai']))}</td><td>{html.escape(str(s['last'] or 'jamais'))}</td></tr>"
+                   for s in silent)  # fmt: skip
+    return (f"<h2>Établissements sans résultat depuis plus de {SILENT_AFTER_H} h</h2>"
+            f"<table><tr><th>UAI</th><th>dernier résultat</th></tr>{rows}</table>")  # fmt: skip
+
+
 def page(summary: dict[str, Any], results: list[HostResult], history: dict[str, Any]) -> str:
     st = summary["statuses"]
     cards = "".join(
@@ -104,7 +115,7 @@ def page(summary: dict[str, Any], results: list[HostResult], history: dict[str, 
         more = f" (+{len(r.drifts) - 8})" if len(r.drifts) > 8 else ""
         last = history["last_conformant"].get(r.host) or "jamais"
         rows.append(
-            f"<tr><td>{html.escape(r.host)}</td><td>{r.uai}</td><td>{html.escape(r.salle)}</td>"
+            f"<tr><td>{html.escape(r.host)}</td><td>{html.escape(r.uai)}</td><td>{html.escape(r.salle)}</td>"
             f'<td style="color:{COLORS.get(r.status, "#000")}"><b>{LABELS_FR.get(r.status, r.status)}</b></td>'
             f"<td>{last}</td><td>{html.escape(r.last_patch or '—')}</td>"
             f"<td>{'—' if r.patch_latency_h is None else r.patch_latency_h}</td>"
@@ -121,8 +132,9 @@ td, th {{ border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; ver
 .lbl {{ font-size: 12px; }} .val {{ font-size: 11px; fill: #444; }}
 </style></head><body>
 <h1>Conformité des postes — {summary["target"]} — {summary["when"]}</h1>
-<p><b>{summary["conformity_percent"]} %</b> des {summary["hosts"]} postes sont conformes
-(durée {summary["duration_s"]} s).</p>
+<p><b>{summary["conformity_percent"]} %</b> des {summary.get("seen", summary["hosts"])} postes vus cette nuit
+sont conformes ({summary["hosts"]} attendus ; un poste éteint est « non vu » et ne compte ni comme conforme
+ni comme écart ; durée {summary["duration_s"]} s).</p>{_silent(summary.get("silent") or [])}
 <div class="cards">{cards}</div>
 <h2>Par établissement</h2>{_bars("par établissement", summary["per_etablissement"])}
 <h2>Par salle</h2>{_bars("par salle", summary["per_salle"])}
@@ -139,11 +151,13 @@ td, th {{ border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; ver
 def terminal(summary: dict[str, Any], results: list[HostResult], out: Path) -> None:
     console = Console(stderr=True)
     table = Table(title=escape(f"conformity {summary['target']} — {summary['conformity_percent']} % conformant"))
-    for col in ("salle", "postes", "conformant", "drift", "unreachable", "failed"):
+    for col in ("salle", "postes", *COLORS):
         table.add_column(col, justify="right" if col != "salle" else "left")
     for key, row in summary["per_salle"].items():
         table.add_row(escape(key), str(sum(row.get(s, 0) for s in COLORS)), *(str(row.get(s, 0)) for s in COLORS))
     console.print(table)
+    for school in summary.get("silent") or []:
+        console.print(f"  no result from {school['uai']} since {school['last'] or 'ever'}", markup=False)
     for name, count in summary["top_drifts"][:5]:
         console.print(f"  {count:4d} × {name}", markup=False)
     console.print(

@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 #: how every record, manifest and report writes a moment (UTC, seconds)
 UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 #: run ids and report folder names (sortable, no colon)
 RUN_ID_FORMAT = "%Y%m%dT%H%M%SZ"
+#: the zone of every school's class hours and holidays (metropolitan France), whatever the controller's
+PARIS = ZoneInfo("Europe/Paris")
 
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def in_paris(moment: dt.datetime | None = None) -> dt.datetime:
+    """``moment`` (default: now) on Paris wall-clock time, aware. A naive moment is read as Paris time
+    already (what a person types); an aware one is converted, so a UTC controller never shifts a window."""
+    moment = moment or now()
+    return moment.replace(tzinfo=PARIS) if moment.tzinfo is None else moment.astimezone(PARIS)
+
+
+def paris_date(text: str) -> dt.date:
+    """The Paris calendar day of a date or a moment with a UTC offset: the ministry writes the first
+    day of the Toussaint 2025 as ``2025-10-17T22:00:00+00:00`` (midnight in Paris, 18 October)."""
+    moment = dt.datetime.fromisoformat(text.strip())
+    return moment.astimezone(PARIS).date() if moment.tzinfo else moment.date()
 
 
 def utc_stamp(moment: dt.datetime | None = None) -> str:

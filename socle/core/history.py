@@ -15,11 +15,10 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from socle.core.clock import parse_utc, utc_stamp
+from socle.core.clock import PARIS, parse_utc, utc_stamp
 from socle.core.errors import SocleError
 from socle.core.operator import Operator
 from socle.core.paths import ROOT
@@ -36,7 +35,6 @@ CAUSES = {
 }
 OPERATIONS = ("install", "reimage", "reset", "patch", "conformity", "build")
 _TICKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/#-]{0,39}$")
-PARIS = ZoneInfo("Europe/Paris")
 
 
 def default_db() -> str:
@@ -48,6 +46,17 @@ def default_db() -> str:
         or str(ROOT / ".cache" / "conformity" / "history.sqlite")
     )
     return value if "://" in value else f"sqlite:///{value}"
+
+
+def _create_tables(engine: sa.Engine, metadata: sa.MetaData) -> None:
+    """Create the missing tables. Two runs starting at once on a new database may both find a table
+    missing: the one that loses the race sees it exists, and checks again."""
+    try:
+        metadata.create_all(engine)
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError) as exc:
+        if "already exists" not in str(exc) and "duplicate key" not in str(exc):
+            raise
+        metadata.create_all(engine)
 
 
 @contextmanager
@@ -64,7 +73,7 @@ def transaction(db: str | Path | None, metadata: sa.MetaData) -> Iterator[sa.Con
                          hint="SOCLE_HISTORY_DB takes a SQLite path or an SQLAlchemy URL "
                               "(postgresql+psycopg://user@host/db)") from None  # fmt: skip
     try:
-        metadata.create_all(engine)
+        _create_tables(engine, metadata)
         with engine.begin() as con:
             yield con
     except sa.exc.SQLAlchemyError as exc:

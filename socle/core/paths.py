@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-#: Root of the project checkout (the directory that holds ``pyproject.toml``).
-ROOT = Path(__file__).resolve().parents[2]
+#: Root of the project: the checkout (the directory that holds ``pyproject.toml``), or, where socle is
+#: installed as a wheel (a lycée serveur in pull mode), the project files it ships (``SOCLE_PROJECT``).
+ROOT = Path(os.environ.get("SOCLE_PROJECT") or Path(__file__).resolve().parents[2])
 #: The software catalogue masters are built from (another checkout: SOCLE_CATALOGUE_DIR).
 CATALOGUE_DIR = Path(os.environ.get("SOCLE_CATALOGUE_DIR", ROOT / "software_catalogue"))
 

@@ -113,7 +113,11 @@ def sign_host_key(public_key: str, hostname: str, workdir: Path) -> str:
 
 
 def known_hosts() -> Path:
-    """The controller's known_hosts: one ``@cert-authority`` line for every poste and serveur."""
+    """The controller's known_hosts: one ``@cert-authority`` line for every poste and serveur.
+    A lycée serveur in pull mode holds only that line, not the CA: ``SOCLE_SSH_KNOWN_HOSTS``."""
+    given = os.environ.get("SOCLE_SSH_KNOWN_HOSTS")
+    if given:
+        return Path(given)
     target = (DEV_DIR if not os.environ.get("SOCLE_SSH_CA") else ROOT / ".cache" / "ssh-region") / "known_hosts"
     line = f"@cert-authority * {host_ca_public()}\n"
     if not target.exists() or target.read_text() != line:

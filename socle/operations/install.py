@@ -31,8 +31,8 @@ from socle.core.paths import ROOT
 from socle.core.playbook import load_raw
 from socle.inventory.model import DEFAULT_REGION
 from socle.operations import enrolment, reimage
-from socle.operations.reimage import Salle, find_salle, master_source, served_files, write_record
-from socle.registry import specs
+from socle.operations.reimage import Salle, find_salle, master_source, write_record
+from socle.registry import specs, store
 
 #: Longest arming window: one morning or one afternoon (the serveur refuses more than 8 h)
 MAX_WINDOW_MINUTES = 240
@@ -108,7 +108,7 @@ def find_serveur(region: Path, etab: str, serveur: str, via: str = "") -> Salle:
     profile = str(target.get("profile") or DEFAULT_SERVEUR_PROFILE)
     return Salle(school["uai"], school["name"], "", profile, [serveur], str(arming["hostname"]),
                  reimage.address_of(arming), {serveur: str(target["mac"]).lower()},
-                 {serveur: reimage.address_of(target)})  # fmt: skip
+                 {serveur: reimage.address_of(target)}, str(school["wave"]))  # fmt: skip
 
 
 def install_serveur(
@@ -126,7 +126,7 @@ def install_serveur(
 def _install(room: Salle, chosen: list[str], window: int, region: Path, report: Path | None,
              request: history.Request) -> tuple[list[Installed], Path]:  # fmt: skip
     """Stage and arm, wait for each machine to install, enrol it, read slot A, disarm, record."""
-    manifest, folder = master_source(room.profile)
+    manifest, folder = master_source(room)
     what = f"the postes of {room.salle}" if room.salle else f"the serveur {chosen[0]}"
     rel = f"{manifest['school_year']}/{room.profile}/{manifest['version']}"
     started = dt.datetime.now(dt.UTC)
@@ -135,16 +135,20 @@ def _install(room: Salle, chosen: list[str], window: int, region: Path, report: 
     raw.mkdir(parents=True, exist_ok=True)
     extra: dict[str, Any] = {
         "socle_reimage_serveur": room.serveur, "socle_reimage_postes": ",".join(chosen),
-        "socle_reimage_source": str(folder), "socle_reimage_files": served_files(folder), "socle_reimage_rel": rel,
+        "socle_reimage_source": str(folder), "socle_reimage_files": store.served_files(folder),
+        "socle_reimage_rel": rel,
         "socle_reimage_version": manifest["version"], "socle_install_window_minutes": window,
+        # a first install is asked for by a person on site: the master may cross the WAN now
+        "socle_reimage_fetch": True,
+        "socle_reimage_sums_sha256": store.sha256_file(folder / "SHA256SUMS"),
         "socle_install_serveur_address": room.serveur_address, "socle_install_macs": [room.macs[h] for h in chosen],
     }  # fmt: skip
     (report / "extra-vars.json").write_text(json.dumps(extra, indent=2))
     console = Console(stderr=True)
     t0 = time.monotonic()
-    with console.status(f"install {manifest['version']}: arming {room.serveur} for {what}"):
-        rc = playbook.operation(ROOT / "playbooks" / "install.yml", region, results=raw / "arm", log=report / "arm.log",
-                                forks=10, args=["-e", f"@{report / 'extra-vars.json'}"])  # fmt: skip
+    console.print(f"install {manifest['version']}: arming {room.serveur} for {what}", markup=False)
+    rc = playbook.operation(ROOT / "playbooks" / "install.yml", region, results=raw / "arm", log=report / "arm.log",
+                            forks=10, extravars=extra, label="install-arm")  # fmt: skip
     armed = load_raw(raw / "arm" / f"{room.serveur}.json")
     if rc != 0 or not armed or armed.get("status") != "ok":
         raise SocleError(f"the serveur {room.serveur} could not be armed", where=str(report / "arm.log"),
@@ -157,8 +161,8 @@ def _install(room: Salle, chosen: list[str], window: int, region: Path, report: 
         extra.update(socle_reimage_postes=",".join(done), socle_install_macs=[room.macs[h] for h in done])
         (report / "extra-vars.json").write_text(json.dumps(extra, indent=2))
         playbook.operation(ROOT / "playbooks" / "install-done.yml", region, results=raw / "done",
-                           log=report / "done.log", forks=max(10, len(done) + 1),
-                           args=["-e", f"@{report / 'extra-vars.json'}"])  # fmt: skip
+                           log=report / "done.log", forks=max(10, len(done) + 1), extravars=extra,
+                           label="install-done")  # fmt: skip
         for o in outcomes:
             snap = load_raw(raw / "done" / f"{o.host}.json") or {}
             rec = snap.get("record") or {}

@@ -1,5 +1,6 @@
 """Maintenance windows: never during class hours; school holidays (by zone) preferred.
 
+Every moment is judged on Paris wall-clock time (``clock.in_paris``), whatever the controller's zone.
 Class hours default to Monday-Friday 08:00-18:00, with Wednesday afternoon free; an
 établissement may override them (``options.class_hours``). Holidays come from the ministry's
 calendar (open data "fr-en-calendrier-scolaire"), shipped as data in ``data/calendrier/`` and
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from socle.catalogue.model import school_year_match
-from socle.core.clock import school_year_of
+from socle.core.clock import PARIS, in_paris, paris_date, school_year_of
 from socle.core.errors import SocleError
 from socle.core.files import locked, read_input, regular_file_in, shorten, write_atomic
 from socle.core.paths import ROOT
@@ -39,12 +40,13 @@ class Period:
     end: dt.date | None  # classes resume the morning of this day (None: until the end of the school year)
 
     def covers(self, moment: dt.datetime, zone: str) -> bool:
+        """Whether ``moment`` (aware) falls in these holidays for ``zone``."""
         if zone not in self.zones:
             return False
-        begins = dt.datetime.combine(self.start, dt.time(18, 0))
+        begins = dt.datetime.combine(self.start, dt.time(18, 0), PARIS)
         # an open end is the summer: it lasts until the school year ends (31 August)
         end = self.end or dt.date(self.start.year, 9, 1)
-        return begins <= moment < dt.datetime.combine(end, dt.time(0, 0))
+        return begins <= moment < dt.datetime.combine(end, dt.time(0, 0), PARIS)
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,9 @@ def decide(
     calendar: list[Period] | None = None,
     now: bool = False,
 ) -> Decision:
-    """May disruptive maintenance run at ``moment`` (local time) for a school of ``zone``?"""
+    """May disruptive maintenance run at ``moment`` for a school of ``zone``? (Paris time; a naive
+    moment is read as Paris time.)"""
+    moment = in_paris(moment)
     calendar = load_calendar(school_year_of(moment.date())) if calendar is None else calendar
     holiday = next((p for p in calendar if p.covers(moment, zone)), None)
     if holiday:
@@ -158,8 +162,8 @@ def decide(
 
 def next_window(moment: dt.datetime, *, zone: str, class_hours: dict[str, Any] | None = None,
                 calendar: list[Period] | None = None, horizon_days: int = 14) -> dt.datetime:  # fmt: skip
-    """The first quarter-hour from ``moment`` on when maintenance is allowed."""
-    probe = moment.replace(second=0, microsecond=0)
+    """The first quarter-hour from ``moment`` on when maintenance is allowed (aware, Paris time)."""
+    probe = in_paris(moment).replace(second=0, microsecond=0)
     if decide(probe, zone=zone, class_hours=class_hours, calendar=calendar).allowed:
         return probe
     probe += dt.timedelta(minutes=-probe.minute % 15)  # then on quarter-hours
@@ -200,11 +204,12 @@ def import_dataset(csv_path: Path, out: Path | None = None) -> list[Path]:
         problem = year_problem(values.get("year", ""))  # it names the file written: never a path
         if problem:
             raise SocleError(f"annee_scolaire {problem}", where=where, hint="is this the ministry's export?")
-        try:
-            start = dt.date.fromisoformat(values.get("start", "")[:10])
-            end = dt.date.fromisoformat(values["end"][:10]) if values.get("end") else None
+        try:  # the export writes midnight in Paris as UTC (2025-10-17T22:00:00+00:00 is 18 October)
+            start = paris_date(values.get("start", ""))
+            end = paris_date(values["end"]) if values.get("end") else None
         except ValueError:
-            raise SocleError("bad date", where=where, hint="dates are written 2025-10-18 (ISO)") from None
+            hint = "dates are written 2025-10-18 or 2025-10-17T22:00:00+00:00 (ISO)"
+            raise SocleError("bad date", where=where, hint=hint) from None
         description = shorten(values.get("description", ""), 80)
         problem = period_problem(Period(description, frozenset({zone}), start, end), values["year"])
         if problem:

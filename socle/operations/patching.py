@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -14,14 +15,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from socle.core import history, junit, operator, playbook
-from socle.core.clock import run_id, school_year_of, utc_stamp
+from socle.core.clock import in_paris, run_id, school_year_of, utc_stamp
 from socle.core.errors import SocleError
-from socle.core.files import read_json, write_atomic
+from socle.core.files import write_atomic
 from socle.core.paths import ROOT
-from socle.core.yamlio import load
 from socle.inventory.model import DEFAULT_REGION, fast_load
 from socle.operations import maintenance, reimage
 from socle.registry import specs, store
+from socle.registry.rollout import assigned_year, load_rollout
 
 
 @dataclass
@@ -38,17 +39,12 @@ class SchoolPlan:
     linux_salles: dict[str, list[str]]
     #: room id -> master profile of the salle
     salle_profiles: dict[str, str]
+    #: the school year whose masters the school runs (its wave's rollout, or --year)
+    year: str = ""
 
     @property
     def postes_linux(self) -> int:
         return sum(len(hosts) for hosts in self.linux_salles.values())
-
-
-def rollout(year: str) -> dict[str, Any]:
-    path = specs.MASTERS_DIR / year / "rollout.yml"
-    if not path.exists():
-        raise SocleError(f"no rollout plan for {year}", where=str(path), hint="copy the previous year's rollout.yml")
-    return load(path).data
 
 
 def newest_conformity_report(report_root: Path | None = None) -> Path | None:
@@ -58,20 +54,24 @@ def newest_conformity_report(report_root: Path | None = None) -> Path | None:
     return summaries[-1].parent if summaries else None
 
 
-def last_conformity(report_root: Path | None = None) -> dict[str, float]:
-    """Conformity % per établissement from the newest conformity report, if any."""
-    newest = newest_conformity_report(report_root)
-    if newest is None:
-        return {}
-    path = newest / "summary.json"
-    data = read_json(path, what="the conformity summary")
-    rows = data.get("per_etablissement") if isinstance(data, dict) else None
-    if not isinstance(rows, dict) or not all(
-        isinstance(row, dict) and isinstance(row.get("percent"), int | float) for row in rows.values()
-    ):
-        raise SocleError("the conformity summary has no per_etablissement percentages", where=str(path),
-                         hint="run the nightly conformity check again; the gate stays closed until then")  # fmt: skip
-    return {str(uai): float(row["percent"]) for uai, row in rows.items()}
+#: what the gate reads: per établissement, its conformity % (over seen hosts) from fresh results, and
+#: those without fresh results with the time of their last one (None: never)
+Measure = Callable[[list[str]], tuple[dict[str, float], dict[str, str | None]]]
+
+
+def gate(previous: str, wave: str, rates: dict[str, float], missing: dict[str, str | None],
+         threshold: float) -> tuple[bool, str]:  # fmt: skip
+    """Whether ``wave`` must wait, and why: every school of the previous wave needs fresh results, and
+    their mean conformity must reach the threshold."""
+    if missing:
+        who = ", ".join(f"{u} ({'never' if last is None else 'last ' + last})" for u, last in sorted(missing.items()))
+        return True, (f"gate closed: wave {previous} has no fresh conformity results from {len(missing)} "
+                      f"établissement(s): {who}; wave {wave} waits (≥ {threshold} %)")  # fmt: skip
+    if not rates:
+        return True, f"gate closed: wave {previous} has no établissement; wave {wave} waits"
+    rate = sum(rates.values()) / len(rates)
+    verdict = "closed" if rate < threshold else "open"
+    return rate < threshold, f"gate {verdict}: wave {previous} is {rate:.1f} % conformant (needs ≥ {threshold} %)"
 
 
 @dataclass
@@ -86,35 +86,31 @@ class Plan:
 
 def plan(
     *, wave: str | None = None, etab: str | None = None, moment: dt.datetime | None = None, now: bool = False,
-    region: Path | None = None,
+    region: Path | None = None, measure: Measure | None = None, year: str = "",
 ) -> Plan:  # fmt: skip
-    """The schools in scope with their hosts and window now, the gate messages, the rollout settings."""
-    moment = moment or dt.datetime.now()
-    year = school_year_of(moment.date())
-    plan_cfg = rollout(specs.resolve_year(year))
+    """The schools in scope with their hosts and window now, the gate messages, the rollout settings.
+    ``measure`` reads the previous wave's results (the results database); without it nothing is measured.
+    Each school takes the masters of the year its wave is assigned (``rollout.assigned_year``), or of
+    ``year`` when given; the waves and gates are those of ``year``, else of the current school year."""
+    moment = in_paris(moment)
+    calendar_year = school_year_of(moment.date())
+    plan_cfg = load_rollout(specs.resolve_year(year or calendar_year)).settings
     order = [str(w) for w in plan_cfg["order"]]
     if wave is not None and wave not in order:
         raise SocleError(f"unknown wave '{wave}'", hint=f"use one of: {', '.join(order)}")
-    calendar = maintenance.load_calendar(year)
+    calendar = maintenance.load_calendar(calendar_year)
     schools = fast_load(region or DEFAULT_REGION)
     gates = []
     blocked = False
     if not calendar:
-        gates.append(f"no holiday calendar for {year}: only class hours are protected (invoke calendar.import)")
+        gates.append(f"no holiday calendar for {calendar_year}: only class hours are protected "
+                     "(invoke calendar.import)")  # fmt: skip
     if wave is not None and order.index(wave) > 0:
         previous = order[order.index(wave) - 1]
-        rates = last_conformity()
-        prev_schools = [s["uai"] for s in schools if str(s["wave"]) == previous]
-        known = [rates[u] for u in prev_schools if u in rates]
-        threshold = plan_cfg["promote_when_conformity_at_least"]
-        if not known:
-            blocked = True
-            gates.append(f"gate: wave {previous} has no conformity result yet; wave {wave} waits (≥ {threshold} %)")
-        else:
-            rate = sum(known) / len(known)
-            blocked = rate < threshold
-            verdict = "closed" if blocked else "open"
-            gates.append(f"gate {verdict}: wave {previous} is {rate:.1f} % conformant (needs ≥ {threshold} %)")
+        prev_schools = sorted(s["uai"] for s in schools if str(s["wave"]) == previous)
+        rates, missing = measure(prev_schools) if measure else ({}, dict.fromkeys(prev_schools))
+        blocked, message = gate(previous, wave, rates, missing, plan_cfg["promote_when_conformity_at_least"])
+        gates.append(message)
     out = []
     for s in schools:
         if (etab and s["uai"] != etab) or (wave is not None and str(s["wave"]) != wave):
@@ -132,6 +128,7 @@ def plan(
                 {str(r["id"]): [p["hostname"] for p in r["postes"]] for r in salles
                  if not specs.is_windows(r["profile"]) and r["postes"]},
                 {str(r["id"]): r["profile"] for r in salles},
+                year or assigned_year(str(s["wave"]), moment.date()),
             )
         )  # fmt: skip
     if not out:
@@ -174,14 +171,14 @@ def pending_updates(p: Plan, report_root: Path | None = None) -> list[tuple[str,
     """What each target would take, without contacting any host: serveurs, the security updates the
     newest nightly conformity check saw pending; Linux salles, the newest master of their profile."""
     newest = newest_conformity_report(report_root)
-    year = specs.resolve_year(school_year_of(p.moment.date()))
     rows = []
     for s in p.schools:
         for host in s.serveur_hosts:
-            raw = newest / "raw" / f"{host}.json" if newest else None
-            snap = (json.loads(raw.read_text()).get("snapshot") or {}) if raw and raw.exists() else {}
-            pending = (snap.get("updates") or {}).get("security")
-            if pending is None:
+            raw = playbook.load_raw(newest / "raw" / f"{host}.json") if newest else None  # truncated: unknown
+            snap = (raw or {}).get("snapshot")
+            updates = snap.get("updates") if isinstance(snap, dict) else None
+            pending = updates.get("security") if isinstance(updates, dict) else None
+            if not isinstance(pending, list) or not all(isinstance(p, str) for p in pending):
                 what = "its pending security updates (not known: no nightly conformity result for it)"
             else:
                 names = ", ".join(pending[:12]) + (" …" if len(pending) > 12 else "") if pending else "none"
@@ -189,9 +186,10 @@ def pending_updates(p: Plan, report_root: Path | None = None) -> list[tuple[str,
             rows.append((host, "serveur", what))
         for salle, hosts in s.linux_salles.items():
             profile = s.salle_profiles[salle]
-            manifest = store.newest_manifest(profile, year)
+            manifest = store.newest_manifest(profile, s.year)
             if manifest is None:
-                what = f"no published {profile} master: build it first (invoke build-master --profile {profile})"
+                what = (f"no published {profile} master for {s.year}: build it first "
+                        f"(invoke build-master --profile {profile} --year {s.year})")  # fmt: skip
             else:
                 changes = manifest.get("patched") or {}
                 listed = ", ".join(f"{k} {v[0]} → {v[1]}" for k, v in list(changes.items())[:8])
@@ -233,6 +231,22 @@ def _outcome(
     return HostOutcome(host, uai, kind, status, str(raw.get("reason", ""))[:600], updates, reboot)
 
 
+def waiting(p: Plan) -> SocleError | None:
+    """Why nothing may be patched now (the gate is closed, or no school is inside its window), as the
+    error a run stops with; None when some school may be patched."""
+    if p.blocked:
+        return SocleError("the rollout gate is closed: " + "; ".join(p.gates), hint=(
+            "run the nightly conformity check on the previous wave and fix its drift, "
+            "or patch one établissement with --etab"))  # fmt: skip
+    if not any(s.decision.allowed for s in p.schools):
+        soonest = min(s.next_window for s in p.schools if s.next_window)
+        return SocleError(
+            f"no établissement in scope is inside its maintenance window now ({p.schools[0].decision.reason})",
+            hint=f"the next window opens {soonest:%A %d/%m/%Y %H:%M}; --now overrides it (recorded in the run)",
+        )
+    return None
+
+
 def apply(
     p: Plan,
     *,
@@ -241,19 +255,13 @@ def apply(
     report: Path | None = None,
     forks: int = 50,
     ticket: str = "",
+    fetch: bool = False,
 ) -> tuple[list[HostOutcome], Path]:
     """Patch the hosts of the schools whose window is open; write the run record; return the outcomes."""
-    if p.blocked:
-        raise SocleError("the rollout gate is closed: " + "; ".join(p.gates), hint=(
-            "run the nightly conformity check on the previous wave and fix its drift, "
-            "or patch one établissement with --etab"))  # fmt: skip
+    wait = waiting(p)
+    if wait:
+        raise wait
     open_schools = [s for s in p.schools if s.decision.allowed]
-    if not open_schools:
-        soonest = min(s.next_window for s in p.schools if s.next_window)
-        raise SocleError(
-            f"no établissement in scope is inside its maintenance window now ({p.schools[0].decision.reason})",
-            hint=f"the next window opens {soonest:%A %d/%m/%Y %H:%M}; --now overrides it (recorded in the run)",
-        )
     region = region or DEFAULT_REGION
     started = dt.datetime.now(dt.UTC)
     run = run_id(started)
@@ -282,9 +290,11 @@ def apply(
     rc = 0
     if serveurs or windows:
         log = report / "ansible.log"
-        with console.status(f"patching {len(serveurs)} serveur(s), {len(windows)} Windows poste(s) (log: {log})"):
-            rc = playbook.operation(ROOT / "playbooks" / "patch.yml", region, results=raw_dir, log=log, forks=forks,
-                                    args=["-e", f"@{report / 'extra-vars.json'}"])  # fmt: skip
+        console.print(
+            f"patching {len(serveurs)} serveur(s), {len(windows)} Windows poste(s) (log: {log})", markup=False
+        )
+        rc = playbook.operation(ROOT / "playbooks" / "patch.yml", region, results=raw_dir, log=log, forks=forks,
+                                extravars=extra)  # fmt: skip
     outcomes: list[HostOutcome] = []
     raws = {f.stem: json.loads(f.read_text()) for f in raw_dir.glob("*.json")}
     stopped = rc != 0 and any(r.get("status") == "failed" for r in raws.values())
@@ -306,7 +316,7 @@ def apply(
             if stopped:
                 outcomes += [HostOutcome(h, s.uai, "poste-linux", "not started", "wave stopped") for h in hosts]
             else:
-                outcomes += _reimage_salle(s.uai, salle, hosts, region, report, ticket)
+                outcomes += _reimage_salle(s.uai, salle, hosts, region, report, ticket, s.year, fetch)
     record = {
         "run": run, "scope": scope, "who": asdict(operator.current()), "started": utc_stamp(started),
         "finished": utc_stamp(),
@@ -341,11 +351,11 @@ _FROM_REIMAGE = {"staged": "patched", "already current": "current", "unreachable
 
 
 def _reimage_salle(uai: str, salle: str, hosts: list[str], region: Path, report: Path,
-                   ticket: str) -> list[HostOutcome]:  # fmt: skip
+                   ticket: str, year: str, fetch: bool) -> list[HostOutcome]:  # fmt: skip
     """The patch release goes into each poste's inactive slot; the poste boots it at its next start
     (postes are switched off every evening), so preventive patching never reboots a classroom."""
     try:
-        results, _ = reimage.restore_salle(etab=uai, salle=salle, reboot="no", region=region,
+        results, _ = reimage.restore_salle(etab=uai, salle=salle, reboot="no", region=region, year=year, fetch=fetch,
                                            report=report / "reimage" / f"{uai}-{salle}",
                                            request=history.Request("patch", ticket))  # fmt: skip
     except SocleError as exc:

@@ -19,18 +19,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from socle.core import history, operator, playbook
-from socle.core.clock import run_id, utc_stamp
+from socle.core.clock import in_paris, run_id, utc_stamp
 from socle.core.errors import SocleError
 from socle.core.files import append_line, write_atomic
 from socle.core.paths import ROOT
 from socle.core.playbook import load_raw
 from socle.inventory.model import DEFAULT_REGION, fast_load
 from socle.registry import specs, store
+from socle.registry.rollout import assigned_year
 
 REBOOT_CHOICES = ("now", "end-of-period", "no")
-SIGNED_FILES = ("rootfs.squashfs", "SHA256SUMS", "SHA256SUMS.asc", "release.json")
-#: what the serveur caches for its postes besides: the slot's kernel and initrd (masters that boot)
-BOOT_FILES = ("vmlinuz", "initrd.img")
 
 
 @dataclass
@@ -47,6 +45,8 @@ class Salle:
     serveur_address: str
     macs: dict[str, str]
     addresses: dict[str, str]
+    #: the établissement's rollout wave: which school year's masters it runs (rollout.assigned_year)
+    wave: str = ""
 
 
 @dataclass
@@ -91,14 +91,20 @@ def find_salle(region: Path, etab: str, salle: str) -> Salle:
     macs = {p["hostname"]: str(p.get("mac", "")).lower() for p in room["postes"]}
     addresses = {p["hostname"]: address_of(p) for p in room["postes"]}
     return Salle(school["uai"], school["name"], salle, room["profile"], postes, srv["hostname"], address_of(srv), macs,
-                 addresses)  # fmt: skip
+                 addresses, str(school["wave"]))  # fmt: skip
 
 
-def master_source(profile: str, year: str | None = None, *, version: str = "",
-                  rollback: bool = False) -> tuple[dict[str, Any], Path]:  # fmt: skip
-    """The signed master a salle receives: the newest published one, the one ``version`` names, or with
-    ``rollback`` and no version the one published before the newest."""
-    year = specs.resolve_year(year)
+def master_source(room: Salle, year: str = "", *, version: str = "", rollback: bool = False,
+                  today: dt.date | None = None) -> tuple[dict[str, Any], Path]:  # fmt: skip
+    """The signed master a salle receives: of the school year ``year``, else the one its wave is assigned
+    today (``rollout.assigned_year``, Paris date); within it the newest published, the one ``version``
+    names (2027-2028.0 names its year too), or with ``rollback`` and no version the one before the newest."""
+    profile = room.profile
+    if version and not year:
+        year = version.rsplit(".", 1)[0]
+    if not year and room.wave:
+        year = assigned_year(room.wave, today or in_paris().date())
+    year = specs.resolve_year(year or None)
     versions = store.published(year, profile)
     if not versions:
         raise SocleError(f"no published master of profile {profile} for {year}",
@@ -117,20 +123,16 @@ def master_source(profile: str, year: str | None = None, *, version: str = "",
     else:
         folder = versions[-1]
     manifest = json.loads((folder / "manifest.json").read_text())
-    missing = [f for f in SIGNED_FILES if not (folder / f).exists()]
+    missing = [f for f in store.SIGNED_FILES if not (folder / f).exists()]
     if missing:
         raise SocleError(f"master {manifest['version']} has no {', '.join(missing)}", where=str(folder),
                          hint="rebuild it (squashfs artefact and signature are needed to reimage)")  # fmt: skip
     return manifest, folder
 
 
-def served_files(folder: Path) -> list[str]:
-    """The files of a master the serveur caches and serves to its postes."""
-    return [*SIGNED_FILES, *(f for f in BOOT_FILES if (folder / f).exists())]
-
-
 def end_of_period(now: dt.datetime) -> str:
-    """French class periods end on the hour (55 min + break): reboot at the next full hour."""
+    """French class periods end on the hour (55 min + break): reboot at the next full hour (``now`` on
+    Paris time, as the postes' clocks are)."""
     return f"{(now + dt.timedelta(hours=1)).hour:02d}:00"
 
 
@@ -138,6 +140,7 @@ def restore_salle(
     *, etab: str, salle: str, reset: bool = False, force: bool = False, reboot: str = "now",
     multicast: bool = True, full: bool = False, region: Path | None = None, report: Path | None = None,
     forks: int = 50, version: str = "", rollback: bool = False, request: history.Request | None = None,
+    year: str = "", fetch: bool = False,
 ) -> tuple[list[PosteOutcome], Path]:  # fmt: skip
     """Reimage (or, with ``reset``, reset) every poste of a salle; the outcomes and the record's folder."""
     request = request or history.Request()
@@ -156,23 +159,24 @@ def restore_salle(
             "socle_reimage_serveur": room.serveur,
             "socle_reimage_postes": ",".join(room.postes),
             "socle_reimage_reboot": reboot,
-            "socle_reimage_reboot_at": end_of_period(dt.datetime.now()),
+            "socle_reimage_reboot_at": end_of_period(in_paris()),
         }
     else:
-        manifest, folder = master_source(room.profile, version=version, rollback=rollback)
+        manifest, folder = master_source(room, year, version=version, rollback=rollback)
         rel = f"{manifest['school_year']}/{room.profile}/{manifest['version']}"
         book = ROOT / "playbooks" / "reimage.yml"
         extra = {
             "socle_reimage_serveur": room.serveur,
             "socle_reimage_postes": ",".join(room.postes),
             "socle_reimage_source": str(folder),
-            "socle_reimage_files": served_files(folder),
+            "socle_reimage_files": store.served_files(folder),
             "socle_reimage_rel": rel,
             "socle_reimage_version": manifest["version"],
             "socle_reimage_sums_sha256": store.sha256_file(folder / "SHA256SUMS"),
             "socle_reimage_rollback": rollback,
             "socle_reimage_base_url": f"http://{room.serveur_address}/socle/masters/{rel}",
             "socle_reimage_force": force,
+            "socle_reimage_fetch": fetch,
             "socle_reimage_full": full,
             "socle_reimage_multicast": multicast,
             "socle_reimage_run": f"{room.uai}-{room.salle}-{run}".lower(),
@@ -180,16 +184,18 @@ def restore_salle(
             "socle_reimage_session_timeout": 1800,
             "socle_reimage_sender_options": "",
             "socle_reimage_reboot": reboot,
-            "socle_reimage_reboot_at": end_of_period(dt.datetime.now()),
+            "socle_reimage_reboot_at": end_of_period(in_paris()),
         }
     (report / "extra-vars.json").write_text(json.dumps(extra, indent=2))
     log = report / "ansible.log"
     what = "reset" if reset else f"reimage to {manifest['version']}"  # type: ignore[index]
     t0 = time.monotonic()
-    with Console(stderr=True).status(f"{what}: salle {salle} of {room.uai}, {len(room.postes)} postes (log: {log})"):
-        # one fork per poste: the whole room joins one multicast session
-        rc = playbook.operation(book, region, results=raw, log=log, forks=max(forks, len(room.postes) + 1),
-                                args=["-e", f"@{report / 'extra-vars.json'}"])  # fmt: skip
+    Console(stderr=True, soft_wrap=True).print(
+        f"{what}: salle {salle} of {room.uai}, {len(room.postes)} postes (log: {log})", markup=False
+    )
+    # one fork per poste: the whole room joins one multicast session
+    rc = playbook.operation(book, region, results=raw, log=log, forks=max(forks, len(room.postes) + 1),
+                            extravars=extra, label="reset" if reset else "reimage")  # fmt: skip
     duration = time.monotonic() - t0
     serveur_raw = load_raw(raw / f"{room.serveur}.json")
     outcomes = [_outcome(h, load_raw(raw / f"{h}.json"), serveur_raw) for h in room.postes]

@@ -83,7 +83,7 @@ def resolve_year(year: str | None, today: dt.date | None = None) -> str:
         if year not in years:
             raise SocleError(
                 f"no masters for school year '{year}'",
-                hint=f"available: {', '.join(years) or 'none'}; create masters/{year}/ from the previous year",
+                hint=f"available: {', '.join(years) or 'none'}; invoke year.new {year} makes it from the year before",
             )
         return year
     current = school_year_of(today or dt.date.today())
@@ -126,7 +126,13 @@ def load_spec(profile: str, year: str | None = None) -> MasterSpec:
             f"unknown profile '{profile[:40]}' for {year}",
             hint=f"choose one of: {', '.join(available_profiles(year))}",
         )
-    doc = load(regular_file_in(path, MASTERS_DIR))
+    return MasterSpec(path, checked_spec(regular_file_in(path, MASTERS_DIR), profile, year))
+
+
+def checked_spec(path: Path, profile: str, year: str) -> dict[str, Any]:
+    """The data of the spec file ``path`` for ``profile`` and ``year``, validated (schema, names, version,
+    roles); a located SocleError otherwise."""
+    doc = load(path)
     problems = errors(validate(doc, "master-spec", "MST001"))
     data = doc.data if isinstance(doc.data, dict) else {}
     if not problems and data.get("profile") != profile:
@@ -147,7 +153,7 @@ def load_spec(profile: str, year: str | None = None) -> MasterSpec:
                 where=f"{rel(path)} [roles]",
                 hint=f"available roles: {', '.join(sorted(p.name for p in (ROOT / 'roles').iterdir()))}",
             )
-    return MasterSpec(path, data)
+    return data
 
 
 def read_lock(spec: MasterSpec) -> dict[str, Any] | None:

@@ -6,17 +6,30 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
+from socle.core.clock import utc_stamp
+from socle.core.errors import SocleError
+from socle.core.files import write_atomic
 from socle.core.paths import dist_dir
 from socle.registry.specs import MasterSpec
+
+#: what a serveur caches of a master for its postes: the image, its sums and their signature
+SIGNED_FILES = ("rootfs.squashfs", "SHA256SUMS", "SHA256SUMS.asc", "release.json")
+#: and, for masters that boot, the slot's kernel and initrd
+BOOT_FILES = ("vmlinuz", "initrd.img")
 
 
 def profile_dir(year: str, profile: str) -> Path:
     """The folder holding every published version of a profile for a school year."""
     return dist_dir() / "masters" / year / profile
+
+
+def chunk_store(year: str, profile: str) -> Path:
+    """The casync chunk store of a profile's masters (``store.castr`` beside its versions), published
+    with them: serveurs stage patch releases from it, chunk by chunk."""
+    return profile_dir(year, profile) / "store.castr"
 
 
 def master_dir(year: str, profile: str, version: str) -> Path:
@@ -72,6 +85,23 @@ def next_patch_version(spec: MasterSpec) -> str:
     return f"{spec.year}.{max(numbers) + 1}"
 
 
+def version_to_build(spec: MasterSpec, *, patch: bool) -> str:
+    """The version a build publishes. Published versions are immutable (postes, serveur caches and the
+    signed index know them by their bytes): a build takes the spec's version only while it is not
+    published, and otherwise, like a patch release, the next ``.N``."""
+    if patch or (master_dir(spec.year, spec.profile, spec.version) / "manifest.json").exists():
+        return next_patch_version(spec)
+    return spec.version
+
+
+def built_from(spec: MasterSpec, inputs_sha256: str) -> Path | None:
+    """The newest published master of the spec's profile built from exactly these inputs, if any."""
+    for folder in reversed(published(spec.year, spec.profile)):
+        if json.loads((folder / "manifest.json").read_text()).get("inputs_sha256") == inputs_sha256:
+            return folder
+    return None
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -90,15 +120,36 @@ def write_sums(staging: Path, produced: dict[str, str]) -> dict[str, dict[str, A
     return artefacts
 
 
+def served_files(folder: Path) -> list[str]:
+    """The files of a master the serveur caches and serves to its postes."""
+    return [*SIGNED_FILES, *(f for f in BOOT_FILES if (folder / f).exists())]
+
+
+def write_index(root: Path) -> Path:
+    """``<profile>/index.json``: the published versions, oldest first, each with the sha256 of its
+    SHA256SUMS and the files a serveur fetches. What a playbook run by AWX reads from the Région's
+    HTTP publication to pick and stage a master (playbooks/tasks/resolve-salle.yml)."""
+    versions = []
+    for folder in sorted((p for p in root.iterdir() if (p / "manifest.json").exists() and not p.name.startswith(".")),
+                         key=lambda p: _patch_number(p.name)):  # fmt: skip
+        versions.append({"version": folder.name, "sums_sha256": sha256_file(folder / "SHA256SUMS"),
+                         "files": served_files(folder)})  # fmt: skip
+    index = {"schema_version": 1, "profile": root.name, "school_year": root.parent.name, "written": utc_stamp(),
+             "versions": versions}  # fmt: skip
+    path = root / "index.json"
+    write_atomic(path, json.dumps(index, indent=1) + "\n")
+    return path
+
+
 def publish(staging: Path, final: Path, manifest: dict[str, Any]) -> Path:
-    """Write the manifest, then swap the staging directory in: a reader sees the old or the new master."""
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-    old = final.with_name(f".{final.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
+    """Write the manifest, then rename the staging directory in: a reader sees the whole master or none.
+    A published version is never replaced. The profile's index.json is written again."""
     if final.exists():
-        final.rename(old)
+        raise SocleError(f"{final.name} is published already: a published version is never overwritten",
+                         where=str(final), hint="build again: the build takes the next .N version")  # fmt: skip
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     staging.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
+    write_index(final.parent)
     return final
 
 

@@ -86,7 +86,7 @@ def generate(db: str | Path, schools: list[dict[str, Any]], *, start: str = "202
 
 def _conformity(db: str | Path, schools: list[dict[str, Any]], t0: dt.datetime, end: dt.datetime,
                 rng: random.Random, every: int) -> int:  # fmt: skip
-    """Conformity runs every ``every`` days at 02:00: most postes conformant, some off (unreachable)."""
+    """Conformity runs every ``every`` days at 02:00: most postes conformant, some off (not seen)."""
     rows = 0
     night = t0 + dt.timedelta(hours=2)
     with history.transaction(db, conformity_history._META) as con:
@@ -99,7 +99,7 @@ def _conformity(db: str | Path, schools: list[dict[str, Any]], t0: dt.datetime, 
                 for salle, postes in school["salles"].items():
                     for host in postes:
                         draw = rng.random()
-                        status = "unreachable" if draw < 0.2 else "drift" if draw < 0.25 else "conformant"
+                        status = "not seen" if draw < 0.2 else "drift" if draw < 0.25 else "conformant"
                         batch.append({"run_id": run_id, "host": host, "uai": school["uai"], "salle": salle,
                                       "status": status, "drifts": int(status == "drift")})  # fmt: skip
             con.execute(conformity_history.HOST_RESULTS.insert(), batch)

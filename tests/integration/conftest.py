@@ -29,6 +29,13 @@ def build_ci(masters_dir: Path, dist: Path, *extra: str, profile: str = "ci"):
     )  # fmt: skip
 
 
+def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(["podman", *args], capture_output=True, text=True)
+    if check:
+        assert proc.returncode == 0, f"podman {' '.join(args)}: {proc.stderr[-1500:]}"
+    return proc
+
+
 def wait_booted(*containers: str) -> None:
     """Wait until systemd is up in each container (first-boot SSH keys, services)."""
     for name in containers:
@@ -47,10 +54,13 @@ def newest_master(dist: Path, profile: str = "ci") -> Path:
 
 @pytest.fixture(scope="session")
 def ci_master(tmp_path_factory) -> CiMaster:
-    """This year's ci spec without its lock, built into a scratch dist (the build writes the lock)."""
+    """This year's ci spec without its lock (and the year's rollout), built into a scratch dist (the build
+    writes the lock)."""
     masters_dir = tmp_path_factory.mktemp("masters")
     (masters_dir / "2026-2027").mkdir()
     shutil.copy(ROOT / "masters" / "2026-2027" / "ci.yaml", masters_dir / "2026-2027" / "ci.yaml")
+    # which year's masters each wave runs (operations run with this folder too)
+    shutil.copy(ROOT / "masters" / "2026-2027" / "rollout.yml", masters_dir / "2026-2027" / "rollout.yml")
     dist = tmp_path_factory.mktemp("dist1")
     proc = build_ci(masters_dir, dist)
     assert proc.returncode == 0, proc.stderr[-4000:]

@@ -5,19 +5,23 @@ a transfer killed midway leaves the active slot untouched and the next run resum
 
 from __future__ import annotations
 
+import http.server
 import json
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
 import yaml
 
-from socle.core import history
+from socle.core import history, playbook
+from socle.core.paths import ROOT
 from socle.inventory import generator
 from socle.inventory import model as inv_model
+from socle.registry import store
 from tests.conftest import run_invoke
-from tests.integration.conftest import CiMaster, build_ci, newest_master, wait_booted
+from tests.integration.conftest import CiMaster, build_ci, newest_master, podman, wait_booted
 
 pytestmark = pytest.mark.integration
 
@@ -26,13 +30,6 @@ SERVEUR = "t-rsrv"
 POSTES = [f"t-rp{i:02d}" for i in range(1, 11)]
 SALLE = "INFO2"
 SLOTS = "/var/lib/socle/slots"
-
-
-def podman(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(["podman", *args], capture_output=True, text=True)
-    if check:
-        assert proc.returncode == 0, f"podman {' '.join(args)}: {proc.stderr[-1500:]}"
-    return proc
 
 
 def sh(host: str, script: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -91,7 +88,8 @@ def room(ci_master: CiMaster, tmp_path_factory):
 
 
 def reimage(room, report: Path, *extra: str):
-    return run_invoke("reimage", "--etab", room["uai"], "--salle", SALLE, "--reboot", "no", "--inventory",
+    # --fetch: this lab's serveur has no nightly staging (tests/integration/test_staging.py proves it)
+    return run_invoke("reimage", "--etab", room["uai"], "--salle", SALLE, "--reboot", "no", "--fetch", "--inventory",
                       str(room["region"]), "--report", str(report), *extra, env={"SOCLE_DIST": str(room["dist"])},
                       timeout=1200)  # fmt: skip
 
@@ -222,8 +220,8 @@ def test_a_patch_release_reaches_the_room_through_reimage(room, ci_master: CiMas
     version = json.loads(release.read_text())["version"]
     assert version != room["version"]
     report = tmp_path / "patch"
-    proc = run_invoke("patch", "--etab", room["uai"], "--now", "--inventory", str(room["region"]), "--report",
-                      str(report), env={"SOCLE_DIST": str(room["dist"])}, timeout=1200)  # fmt: skip
+    proc = run_invoke("patch", "--etab", room["uai"], "--now", "--fetch", "--inventory", str(room["region"]),
+                      "--report", str(report), env={"SOCLE_DIST": str(room["dist"])}, timeout=1200)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-4000:]
     hosts = {h["host"]: h for h in json.loads((report / "run.json").read_text())["hosts"]}
     assert hosts[SERVEUR]["status"] == "current"
@@ -235,3 +233,67 @@ def test_a_patch_release_reaches_the_room_through_reimage(room, ci_master: CiMas
     for poste in POSTES:
         status = slot_json(poste, "status")[1]
         assert status["slots"][status["active"]]["version"] == version
+
+
+def test_a_master_the_serveur_has_not_staged_never_crosses_the_wan_unasked(room, tmp_path):
+    """The serveur stages masters at night under its cap (test_staging.py); a reimage of one it does not
+    have stops before any transfer, and says how to ask for it; with --fetch it goes."""
+    version = newest_master(room["dist"]).name
+    cached = f"/srv/socle/masters/2026-2027/ci/{version}"
+    sh(SERVEUR, f"rm -rf {cached}")
+    proc = run_invoke("reimage", "--etab", room["uai"], "--salle", SALLE, "--reboot", "no", "--inventory",
+                      str(room["region"]), "--report", str(tmp_path / "unasked"), env={"SOCLE_DIST": str(room["dist"])},
+                      timeout=1200)  # fmt: skip
+    assert proc.returncode != 0
+    postes = json.loads((tmp_path / "unasked" / "record.json").read_text())["postes"]
+    assert all(f"master 2026-2027/ci/{version} is not staged on this serveur yet" in p["detail"]
+               and "invoke reimage --fetch" in p["detail"] for p in postes), postes  # fmt: skip
+    assert sh(SERVEUR, f"test -e {cached}/rootfs.squashfs", check=False).returncode != 0, "nothing was transferred"
+    proc = reimage(room, tmp_path / "asked")  # --fetch
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    marker = json.loads(sh(SERVEUR, f"cat {cached}/.staged.json").stdout)
+    assert marker["sums_sha256"] == store.sha256_file(newest_master(room["dist"]) / "SHA256SUMS")
+
+
+def test_awx_runs_the_conformity_and_reimage_playbooks_with_no_socle_cli(room, tmp_path):
+    """What AWX runs: ansible-runner, the project, the inventory (the socle plugin) and the survey's
+    answers. No socle command computes anything: the playbook finds the salle, its serveur and the
+    newest master in the Région's HTTP publication, and the serveur fetches it from there."""
+    net = json.loads(podman("network", "inspect", NETWORK).stdout)[0]["subnets"][0]
+    requests: list[str] = []
+    masters = room["dist"] / "masters"
+
+    class Publication(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(masters), **kwargs)
+
+        def log_message(self, fmt, *args):
+            requests.append(self.path)
+
+    server = http.server.ThreadingHTTPServer((net["gateway"], 0), Publication)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        version = json.loads((masters / "2026-2027" / "ci" / "index.json").read_text())["versions"][-1]["version"]
+        sh(SERVEUR, f"rm -rf /srv/socle/masters/2026-2027/ci/{version}")  # the serveur must fetch it again
+        raw = tmp_path / "raw"
+        rc, events = playbook.run(
+            ROOT / "playbooks" / "reimage-salle.yml", data_dir=tmp_path / "reimage", inventory=room["region"],
+            label="awx-reimage", results=raw,
+            extravars={"socle_salle": SALLE.lower(), "socle_reimage_reboot": "no", "socle_reimage_force": "true",
+                       "socle_reimage_fetch": "true",
+                       "socle_masters_url": f"http://{net['gateway']}:{server.server_port}"},
+        )  # fmt: skip
+        assert rc == 0, events.failures
+    finally:
+        server.shutdown()
+    results = {h: playbook.load_raw(raw / f"{h}.json") for h in POSTES}
+    assert all(r and r["record"]["result"] == "staged" and r["record"]["version"] == version
+               for r in results.values()), results  # fmt: skip
+    assert "/2026-2027/ci/index.json" in requests
+    assert f"/2026-2027/ci/{version}/SHA256SUMS" in requests and f"/2026-2027/ci/{version}/rootfs.squashfs" in requests
+    # the nightly conformity playbook, the same way
+    snapshots_dir = tmp_path / "snapshots"
+    rc, events = playbook.run(ROOT / "playbooks" / "conformity.yml", data_dir=tmp_path / "conformity",
+                              inventory=room["region"], label="awx-conformity", results=snapshots_dir)  # fmt: skip
+    snapshots = {p.stem: json.loads(p.read_text())["status"] for p in snapshots_dir.glob("*.json")}
+    assert snapshots == dict.fromkeys([SERVEUR, *POSTES], "collected"), events.failures

@@ -210,7 +210,7 @@ def test_reimage_to_a_patch_release_boots_it_and_keeps_the_host_identity(ci_mast
     assert proc.returncode == 0, proc.stderr[-4000:]
     patch = newest_master(salle["dist"])
     assert patch.name != "2026-2027.0"
-    proc, report = invoke(salle, "reimage", "--etab", salle["uai"], "--salle", SALLE)
+    proc, report = invoke(salle, "reimage", "--etab", salle["uai"], "--salle", SALLE, "--fetch")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rec = record(proc, report)
     for vm in salle["vms"]:
@@ -260,7 +260,7 @@ def test_a_master_that_cannot_boot_falls_back_on_its_own(ci_master, salle):
     patch = newest_master(salle["dist"])
     broken = _republish(patch, "2026-2027.90", broken_initrd=True)
     try:
-        proc, report = invoke(salle, "reimage", "--etab", salle["uai"], "--salle", SALLE)
+        proc, report = invoke(salle, "reimage", "--etab", salle["uai"], "--salle", SALLE, "--fetch")
         assert proc.returncode != 0, "a poste that fell back is not a success"
         rec = record(proc, report)
         for vm in salle["vms"]:
@@ -286,7 +286,7 @@ def test_an_older_master_is_refused_unless_rolled_back(ci_master, salle):
     first = salle["dist"] / "masters" / "2026-2027" / "ci" / "2026-2027.0"
     disguised = _republish(patch, "2026-2027.91", release_of=first)
     try:
-        proc, report = invoke(salle, "reimage", "--etab", salle["uai"], "--salle", SALLE)
+        proc, report = invoke(salle, "reimage", "--etab", salle["uai"], "--salle", SALLE, "--fetch")
         assert proc.returncode != 0
         rec = record(proc, report)
         for vm in salle["vms"]:
@@ -295,7 +295,7 @@ def test_an_older_master_is_refused_unless_rolled_back(ci_master, salle):
     finally:
         shutil.rmtree(disguised)
     proc, report = invoke(
-        salle, "reimage", "--etab", salle["uai"], "--salle", SALLE, "--rollback", "--version", first.name
+        salle, "reimage", "--etab", salle["uai"], "--salle", SALLE, "--fetch", "--rollback", "--version", first.name
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     rec = record(proc, report)

@@ -6,7 +6,7 @@ from tests.conftest import run_invoke
 
 TASKS = [
     "setup", "build-master", "install", "reimage", "patch", "conformity", "report", "lint", "test",
-    "catalogue.check", "catalogue.diff", "catalogue.request", "inventory.check",
+    "catalogue.check", "catalogue.diff", "catalogue.request", "inventory.check", "year.new",
 ]  # fmt: skip
 
 
@@ -23,6 +23,8 @@ def test_invoke_list_shows_the_tasks():
         (["build-master", "--year", "1999-2000"], "no masters for school year '1999-2000'"),
         (["catalogue.check", "--format", "pdf"], "unknown format 'pdf'"),
         (["catalogue.diff", "--base", "no-such-rev"], "unknown git revision 'no-such-rev'"),
+        (["year.new", "2026-2027"], "masters/2026-2027 exists already"),
+        (["reimage", "--etab", "0671000Y", "--salle", "S101", "--year", "2031-2032"], "no masters for school year"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_a_hint(args, expected):
@@ -53,3 +55,15 @@ def test_patch_plan_is_shown_and_scope_is_required():
     plan = run_invoke("patch", "--wave", "pilot", "--check")
     assert plan.returncode == 0 and "0671000Y" in plan.stderr and "patch plan" in plan.stderr
     assert run_invoke("patch").returncode == 2
+
+
+def test_a_scheduled_patch_run_with_its_gate_closed_does_nothing_and_succeeds(tmp_path):
+    """What socle-patch@1.service runs (roles/patch_timer): no fresh results of the pilot wave in the
+    results database, so wave 1 waits; from a timer that is "nothing to do now", exit 0, and no host
+    is contacted (the decision is made before any play). By hand, the same run is an error."""
+    env = {"SOCLE_HISTORY_DB": str(tmp_path / "history.sqlite")}
+    proc = run_invoke("patch", "--wave", "1", "--scheduled", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "nothing to do now: the rollout gate is closed" in proc.stderr and "wave pilot" in proc.stderr
+    by_hand = run_invoke("patch", "--wave", "1", env=env)
+    assert by_hand.returncode == 2 and "error: the rollout gate is closed" in by_hand.stderr

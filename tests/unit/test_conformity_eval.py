@@ -12,7 +12,7 @@ import yaml
 
 from socle.catalogue import model as catmodel
 from socle.conformity import evaluate as ev
-from socle.conformity import expected, history, nightly, report
+from socle.conformity import expected, history, nightly
 from socle.conformity import model as cmodel
 from socle.core import errors
 from socle.core.paths import ROOT
@@ -69,6 +69,8 @@ def test_recorded_clean_host_is_conformant():
         ),
         (lambda s: s["hardening"].update(root_password="P"), {"hardening:R33 | root-password"}),
         (lambda s: s["hardening"].update(sudoers_present=False), {"hardening:R39 | sudo"}),
+        # apt upgrading by itself bypasses the patch waves (postes: patch releases; serveurs: the wave)
+        (lambda s: s["hardening"].update(unattended_upgrades="on"), {"hardening:R61 | unattended-upgrades"}),
         (lambda s: s["timesync"].update(timesyncd_enabled="disabled"), {"health:time-sync"}),
         (lambda s: s["disk"].update(free_mb=100), {"health:disk"}),
         (lambda s: s["updates"].update(known=True, security=["openssl"]), {"health:security-updates"}),
@@ -80,8 +82,9 @@ def test_each_drift_is_detected_alone(mutation, expected):
     assert checks(result) == expected
 
 
-def test_no_answer_is_unreachable_and_a_failure_keeps_its_reason():
-    assert evaluate(None).status == "unreachable"
+def test_no_answer_is_not_seen_and_a_failure_keeps_its_reason():
+    assert evaluate(None).status == "not seen"
+    assert evaluate({"status": "unreachable", "reason": "no route"}).status == "not seen"
     failed = evaluate({"status": "failed", "reason": "python3 missing"})
     assert failed.status == "failed" and failed.reason == "python3 missing"
 
@@ -93,7 +96,8 @@ def test_missing_reference_master_is_reported():
 def test_summary_rates_per_school_and_room():
     results = [evaluate(RAW), evaluate(changed(lambda s: s["disk"].update(free_mb=1))), evaluate(None)]
     summary = cmodel.summarize(results, when="2026-11-24T02:00:00Z", target="0671000Y", duration=1.0)
-    assert summary["conformity_percent"] == 33.3
+    # a poste switched off is neither conformant nor drift: 1 conformant of 2 seen
+    assert summary["conformity_percent"] == 50.0 and summary["seen"] == 2 and summary["statuses"]["not seen"] == 1
     assert summary["per_salle"]["0671000Y/S101"]["drift"] == 1
     assert summary["top_drifts"] == [("health: disk", 1)]
 
@@ -109,18 +113,67 @@ def test_history_records_runs_and_last_conformant(tmp_path):
     assert recorded["last_conformant"]["0671000y-s101-03"] == "2026-11-23T02:00:00Z"
 
 
-def test_pull_mode_aggregates_uploaded_reports(tmp_path):
+def _result(t, status):
+    drifts = [cmodel.Drift("health", "disk", "disk almost full")] if status == "drift" else []
+    return cmodel.HostResult(t.host, t.uai, t.salle, t.profile, status, drifts)
 
-    uploads = tmp_path / "uploads"
-    for uai, raw in (("0671000Y", RAW), ("0681001U", None)):
-        target = cmodel.Target(f"{uai.lower()}-s101-01", uai, "x", "S101", "ci", ["nsi-snt"])
-        result = evaluate(raw, target=target)
-        summary = cmodel.summarize([result], when="t", target=uai, duration=0.1)
-        report.write(uploads / uai, summary, [result], {"trend": [], "last_conformant": {}})
-    region = nightly.aggregate(uploads, report=tmp_path / "region", db=tmp_path / "h.sqlite")
-    assert region["hosts"] == 2 and region["statuses"] == {"conformant": 1, "unreachable": 1}
-    assert set(region["per_etablissement"]) == {"0671000Y", "0681001U"}
-    assert (tmp_path / "region" / "report.html").exists()
+
+def _night(db, uai, rows, *, hours_ago=0.0):
+    """One lycée serveur's run (what its nightly unit writes), recorded ``hours_ago``."""
+    summary = cmodel.summarize(rows, when="2026-11-30T02:00:00Z", target=uai, duration=1.0)
+    history.record(db, summary, rows)
+    if hours_ago:
+        import sqlalchemy as sa
+
+        with history.transaction(db, history.RUNS.metadata) as con:
+            newest = con.execute(sa.select(sa.func.max(history.RUNS.c.id))).scalar()
+            when = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours_ago)
+            con.execute(history.RUNS.update().where(history.RUNS.c.id == newest).values(recorded=when))
+
+
+def test_the_region_report_reads_the_results_database_and_flags_silent_schools(tmp_path):
+    db = tmp_path / "h.sqlite"
+    mine = expected.targets(ROOT / "inventories" / "grand-est", "0671000Y", None)[:3]
+    ok, drift, off = (_result(t, status) for t, status in zip(mine, ("conformant", "drift", "not seen"), strict=True))
+    hostile = [
+        cmodel.HostResult("../../etc/cron.d/x", "0671000Y", "S101", "ci", "conformant"),
+        cmodel.HostResult("<script>alert(1)</script>", "0671000Y", "S101", "ci", "conformant"),
+        cmodel.HostResult("0671000y-s101-99", "0671000Y", "S101", "ci", "conformant"),  # not in the inventory
+        cmodel.HostResult(mine[0].host.replace("01", "02"), "0671000Y", "S101", "ci", "owned"),  # no such status
+    ]
+    _night(db, "0671000Y", [ok, drift, off, *hostile])
+    old = expected.targets(ROOT / "inventories" / "grand-est", "0681001U", None)[:1]
+    _night(db, "0681001U", [_result(old[0], "conformant")], hours_ago=40)
+    summary = nightly.region_report(report=tmp_path / "region", db=db)
+    assert summary["per_etablissement"]["0671000Y"]["conformant"] == 1
+    assert summary["per_etablissement"]["0671000Y"]["drift"] == 1
+    assert summary["per_etablissement"]["0671000Y"]["percent"] == 50.0  # 1 of the 2 seen
+    silent = {s["uai"]: s["last"] for s in summary["silent"]}
+    assert set(silent) == {"0681001U", "0541002W", "0571003F"}
+    assert silent["0541002W"] is None and silent["0681001U"].startswith("20")
+    assert summary["ignored_rows"] == {"not in the inventory": 1, "unreadable": 3}
+    # every host of the inventory is there; not one file outside hosts/, nothing unescaped
+    assert summary["hosts"] == 4 * 121 and summary["seen"] == 2
+    assert sorted(p.name for p in (tmp_path / "region").iterdir()) == ["hosts", "junit.xml", "report.html",
+                                                                      "summary.json"]  # fmt: skip
+    page = (tmp_path / "region" / "report.html").read_text()
+    assert "<script>" not in page and "sans résultat depuis plus de 36 h" in page and "0541002W" in page
+
+
+def test_the_gate_reads_fresh_results_of_every_school_of_the_previous_wave(tmp_path):
+    db = tmp_path / "h.sqlite"
+    targets = {u: expected.targets(ROOT / "inventories" / "grand-est", u, None)[:2] for u in ("0671000Y", "0681001U")}
+    _night(db, "0671000Y", [_result(t, "conformant") for t in targets["0671000Y"]])
+    _night(db, "0681001U", [_result(targets["0681001U"][0], "conformant")], hours_ago=40)
+    rates, missing = history.school_rates(["0671000Y", "0681001U", "0541002W"], db=db)
+    assert rates == {"0671000Y": 100.0} and missing["0541002W"] is None and missing["0681001U"].startswith("20")
+    from socle.operations import patching
+
+    closed, why = patching.gate("pilot", "1", rates, missing, 95)
+    assert closed and "0541002W (never)" in why and "0681001U (last 20" in why
+    assert patching.gate("pilot", "1", {"0671000Y": 100.0, "0681001U": 90.0}, {}, 95) == (
+        False, "gate open: wave pilot is 95.0 % conformant (needs ≥ 95 %)")  # fmt: skip
+    assert patching.gate("pilot", "1", {"0671000Y": 100.0, "0681001U": 80.0}, {}, 95)[0]
 
 
 def test_history_database_error_is_clear(tmp_path):

@@ -59,3 +59,48 @@ def test_the_store_knows_where_masters_live_and_which_is_newest(tmp_path, monkey
         manifest["version"] == "2026-2027.10" and folder == tmp_path / "masters" / "2026-2027" / "ci" / "2026-2027.10"
     )
     assert store.next_patch_version(specs.load_spec("ci", "2026-2027")) == "2026-2027.11"
+
+
+def test_a_published_version_is_never_overwritten(tmp_path, monkeypatch):
+    """Platform.run as every build runs it, with a platform whose artefact is one small file: the
+    spec's version is published once; a forced rebuild, or one from other inputs, takes the next .N;
+    the same inputs again are "already built"; publication itself refuses an existing version."""
+    from socle.build import pipeline
+    from socle.core.errors import SocleError
+
+    monkeypatch.setenv("SOCLE_DIST", str(tmp_path / "dist"))
+    monkeypatch.setenv("SOCLE_HISTORY_DB", str(tmp_path / "history.sqlite"))
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1790000000")
+    builds = []
+
+    class Small(pipeline.Platform):
+        name = "small"
+
+        def build(self, spec, *, update_lock, patch, force):
+            return self.run(spec, patch=patch, rebuild=force, resume="")
+
+        def produce(self, ctx):
+            builds.append(ctx.version)
+            (ctx.staging / "image").write_text(f"image of {ctx.version} built #{len(builds)}\n")
+            return {"version": ctx.version, "build": {}, "artefacts": store.write_sums(ctx.staging, {"image": "image"})}
+
+        def tidy(self, ctx):
+            return None
+
+    spec = specs.load_spec("ci", "2026-2027")
+    first = Small().build(spec, update_lock=False, patch=False, force=False)
+    sums = (first / "SHA256SUMS").read_bytes()
+    assert first.name == spec.version == "2026-2027.0"
+    assert Small().build(spec, update_lock=False, patch=False, force=False) == first and len(builds) == 1
+    forced = Small().build(spec, update_lock=False, patch=False, force=True)
+    assert forced.name == "2026-2027.1" and (first / "SHA256SUMS").read_bytes() == sums
+    monkeypatch.setattr(pipeline, "inputs_sha256", lambda spec: "other inputs")  # a merged request
+    changed = Small().build(spec, update_lock=False, patch=False, force=False)
+    assert changed.name == "2026-2027.2" and (first / "SHA256SUMS").read_bytes() == sums
+    assert [v["version"] for v in json.loads((first.parent / "index.json").read_text())["versions"]] == [
+        "2026-2027.0", "2026-2027.1", "2026-2027.2"]  # fmt: skip
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    with pytest.raises(SocleError, match=r"2026-2027\.0 is published already: a published version is never"):
+        store.publish(staging, first, {"version": "2026-2027.0"})
+    assert (first / "SHA256SUMS").read_bytes() == sums

@@ -500,20 +500,6 @@ def test_a_symlinked_etablissement_file_is_refused(region, tmp_path):
     assert graph.returncode != 0 and "not a regular file" in graph.stderr
 
 
-def test_a_truncated_conformity_summary_closes_the_gate_with_a_located_error(tmp_path):
-    from socle.operations import patching
-
-    run = tmp_path / "conformity" / "2026-11-24T020000Z"
-    run.mkdir(parents=True)
-    (run / "summary.json").write_text('{"per_etablissement": {"0671000Y": {"percent": 9')
-    with pytest.raises(SocleError) as err:
-        patching.last_conformity(tmp_path / "conformity")
-    assert "truncated or corrupt" in err.value.message and err.value.where == f"{run / 'summary.json'}:1:49"
-    (run / "summary.json").write_text('{"per_etablissement": {"0671000Y": {"percent": "<b>99</b>"}}}')
-    with pytest.raises(SocleError, match="no per_etablissement percentages"):
-        patching.last_conformity(tmp_path / "conformity")
-
-
 def test_a_cards_debian_suite_never_becomes_a_url_or_a_file_name(catalogue_copy, monkeypatch):
     import urllib.request
 

@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 
+from socle.core.clock import PARIS
 from socle.core.errors import SocleError
 from socle.operations import maintenance
 
@@ -49,7 +50,29 @@ def test_school_specific_class_hours():
 
 
 def test_next_window_from_monday_morning_is_the_evening():
-    assert maintenance.next_window(at("2025-11-17 09:07"), zone="B", calendar=CAL) == at("2025-11-17 18:00")
+    window = maintenance.next_window(at("2025-11-17 09:07"), zone="B", calendar=CAL)
+    assert window == at("2025-11-17 18:00+01:00") and window.tzinfo is PARIS
+
+
+@pytest.mark.parametrize(
+    ("utc", "allowed"),
+    [
+        ("2025-11-17T07:30:00+00:00", False),  # 08:30 in Paris (winter, UTC+1): class
+        ("2025-11-17T17:30:00+00:00", True),  # 18:30 in Paris
+        ("2026-06-15T06:30:00+00:00", False),  # 08:30 in Paris (summer time, UTC+2): class
+        ("2026-06-15T16:30:00+00:00", True),  # 18:30 in Paris
+        ("2026-06-15T15:30:00+00:00", False),  # 17:30 in Paris: a naive UTC clock would have said 15:30… and open
+    ],
+)
+def test_windows_are_judged_in_paris_whatever_the_controller_zone(utc, allowed, monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    decision = maintenance.decide(dt.datetime.fromisoformat(utc), zone="B", calendar=CAL)
+    assert decision.allowed == allowed, decision.reason
+
+
+def test_the_next_window_of_a_utc_controller_is_paris_evening():
+    window = maintenance.next_window(at("2026-06-15T07:00:00+00:00"), zone="B", calendar=CAL)
+    assert window.astimezone(dt.UTC) == at("2026-06-15T16:00:00+00:00")  # 18:00 in Paris, summer time
 
 
 def test_next_window_refuses_an_impossible_schedule():
@@ -77,6 +100,19 @@ def test_import_of_the_ministry_dataset(tmp_path):
     periods = maintenance.load_calendar("2025-2026", tmp_path / "out")
     assert path.name == "2025-2026.yaml"
     assert [(p.description, sorted(p.zones)) for p in periods] == [("Vacances de la Toussaint", ["A", "B"])]
+    # the offsets are read: midnight in Paris written in UTC is the next day, not the day before
+    assert (periods[0].start, periods[0].end) == (dt.date(2025, 10, 18), dt.date(2025, 11, 3))
+
+
+def test_the_2026_2027_calendar_is_shipped():
+    """The ministry's dates for 2026-2027 (arrêté of October 2025): zone C leaves first in winter and spring."""
+    cal = maintenance.load_calendar("2026-2027")
+    starts = {(p.description, z): p.start for p in cal for z in p.zones}
+    assert starts[("Vacances de la Toussaint", "B")] == dt.date(2026, 10, 17)
+    assert starts[("Vacances d'hiver", "C")] < starts[("Vacances d'hiver", "A")] < starts[("Vacances d'hiver", "B")]
+    assert {z for p in cal for z in p.zones} == {"A", "B", "C"}
+    assert maintenance.decide(at("2027-02-24 10:00"), zone="B", calendar=cal).preferred  # hiver zone B
+    assert not maintenance.decide(at("2027-02-24 10:00"), zone="C", calendar=cal).allowed  # zone C is back
 
 
 def test_import_refuses_another_file(tmp_path):

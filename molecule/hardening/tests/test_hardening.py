@@ -19,10 +19,15 @@ def test_sysctl_file_written(host):
     assert "kernel.kptr_restrict = 2" in conf and "net.ipv4.conf.all.accept_redirects = 0" in conf
 
 
-def test_unattended_upgrades_security_only(host):
-    conf = host.file("/etc/apt/apt.conf.d/52socle-unattended-upgrades").content_string
-    assert "-security" in conf and 'Automatic-Reboot "false"' in conf
-    assert host.package("unattended-upgrades").is_installed
+def test_apt_never_upgrades_by_itself(host):
+    """Updates come through the waves: prepare installed unattended-upgrades (as a desktop install
+    would); the role removed it, turned the periodic runs off and masked apt's daily timers."""
+    assert not host.package("unattended-upgrades").is_installed
+    periodic = host.file("/etc/apt/apt.conf.d/20auto-upgrades").content_string
+    assert 'APT::Periodic::Unattended-Upgrade "0"' in periodic and 'Update-Package-Lists "0"' in periodic
+    for timer in ("apt-daily.timer", "apt-daily-upgrade.timer"):
+        assert host.file(f"/etc/systemd/system/{timer}").linked_to == "/dev/null"
+        assert host.run(f"systemctl is-enabled {timer}").stdout.strip() == "masked"
 
 
 def test_root_password_locked(host):

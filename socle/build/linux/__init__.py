@@ -44,8 +44,7 @@ class Linux(Platform):
                 hint="build the release first: invoke build-master --profile " + spec.profile,
             )
         self.patch, self.clean = patch, force
-        version = store.next_patch_version(spec) if patch else spec.version
-        return self.run(spec, version, rebuild=update_lock or patch or force,
+        return self.run(spec, patch=patch, rebuild=update_lock or patch or force,
                         resume=f"the base root filesystem cache in {cache_dir()} is kept")  # fmt: skip
 
     def context(self, **common: Any) -> LinuxContext:

@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,6 +22,7 @@ from socle.core.clock import from_epoch
 from socle.core.errors import StepFailed
 from socle.core.paths import ROOT
 from socle.core.proc import run
+from socle.registry import store
 
 
 def _commit(ctx: LinuxContext, image: str, reuse_key: str, selection: list[dict[str, str]]) -> str:
@@ -270,12 +270,13 @@ def _export(ctx: LinuxContext, mount: str) -> dict[str, str]:
             env={"SOURCE_DATE_EPOCH": str(ctx.source_date_epoch)},
         )
         produced["rootfs.squashfs"] = target.name
-        # chunk index for patch releases: a poste holding an older image fetches only the
-        # chunks it lacks (casync, content-defined chunking); the lycée serveur rebuilds the
-        # chunk store from the squashfs and checks that its index matches this signed one
-        with tempfile.TemporaryDirectory(prefix="socle-castr-") as store:
-            run(["casync", "make", f"--store={store}", str(out_dir / "rootfs.caibx"), str(target)],
-                what="casync make (chunk index)")  # fmt: skip
+        # chunk index for patch releases, its chunks in the profile's chunk store of the Région's
+        # publication: a lycée serveur staging a patch release ahead fetches only the chunks that
+        # changed (socle-stage), and a poste holding an older image only those it lacks
+        chunks = store.chunk_store(ctx.spec.year, ctx.spec.profile)
+        chunks.mkdir(parents=True, exist_ok=True)  # content-addressed: a chunk added by a failed build is harmless
+        run(["casync", "make", f"--store={chunks}", str(out_dir / "rootfs.caibx"), str(target)],
+            what="casync make (chunk index)")  # fmt: skip
         produced["rootfs.caibx"] = "rootfs.caibx"
     if arts.get("kernel"):
         boot = Path(mount) / "boot"

@@ -4,9 +4,11 @@ profile's last verified master by the next build."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import subprocess
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from typing import Any
 import yaml
 
 from socle import __version__
-from socle.build import rootfs
+from socle.build import ee, rootfs
 from socle.build.pipeline import BuildContext, console, hash_files
 from socle.catalogue import selection
 from socle.core import playbook, signing, sshid
@@ -99,7 +101,7 @@ def run_play(ctx: LinuxContext, book: Path, label: str) -> None:
             }
         )
     )
-    playbook.step(["-i", str(inventory), str(book)], ctx.staging / "build" / f"{label}.log", label)
+    playbook.step(book, inventory, ctx.staging / "build" / f"{label}.log", label)
 
 
 def package_set(container: str) -> dict[str, dict[str, str]]:
@@ -219,6 +221,41 @@ def _start_container(ctx: LinuxContext, image: str) -> None:
             what="start the build container")  # fmt: skip
 
 
+#: what a lycée serveur runs its nightly check from, besides the wheel (roles/socle_pull)
+PULL_PROJECT_FILES = (
+    "ansible.cfg",
+    "playbooks",
+    "plugins",
+    "software_catalogue",
+    "masters",
+    "docs/conformity.md",
+    # the hardening baseline the check compares with (the roles' own defaults)
+    "roles/hardening/defaults",
+    "roles/win_hardening/defaults",
+)
+
+
+def pull_bundle(out: Path) -> Path:
+    """The socle wheel (without the test tools) and a reproducible tarball of the project files."""
+    ee.wheel(out)
+
+    def clean(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        if "__pycache__" in info.name or info.name.endswith(".pyc"):
+            return None
+        info.uid = info.gid = 0
+        info.uname = info.gname = "root"
+        info.mtime = 0
+        return info
+
+    with gzip.GzipFile(out / "project.tar.gz", "wb", compresslevel=6, mtime=0) as packed, \
+            tarfile.open(fileobj=packed, mode="w") as tar:  # fmt: skip
+        for name in PULL_PROJECT_FILES:
+            paths = [ROOT / name] if (ROOT / name).is_file() else sorted((ROOT / name).rglob("*"))
+            for path in paths:
+                tar.add(path, arcname=str(path.relative_to(ROOT)), recursive=False, filter=clean)
+    return out
+
+
 def configure(ctx: LinuxContext, start: str, selection: list[dict[str, str]], *, upgrade: bool) -> None:
     spec = ctx.spec
     _start_container(ctx, start)
@@ -237,6 +274,8 @@ def configure(ctx: LinuxContext, start: str, selection: list[dict[str, str]], *,
     if any(r["name"] == "management" for r in roles):
         extra["management_account"] = spec.management_account
         extra["management_authorized_keys"] = [sshid.controller_public()]
+    if any(r["name"] == "socle_pull" for r in roles):
+        extra["socle_pull_bundle_dir"] = str(pull_bundle(ctx.staging / "build" / "socle-pull"))
     book = write_playbook(ctx, roles, "Configure master", extra)
     if upgrade:
         append_upgrade(book)

@@ -41,7 +41,7 @@ class Windows(Platform):
         self.inputs = inputs.check_inputs(spec, update_lock=update_lock)
         self.update_lock = update_lock
         self.workdir = cache_dir() / "windows-build" / spec.profile
-        return self.run(spec, spec.version, rebuild=force or update_lock,
+        return self.run(spec, patch=False, rebuild=force or update_lock,
                         resume="the install starts again from the ISO; logs and disk of this attempt "
                         f"are in {self.workdir}")  # fmt: skip
 

@@ -182,6 +182,11 @@ def build_inventory(workdir: Path, *, port: int, ca: Path, password: str) -> Pat
 def provision(workdir: Path, inventory: Path, extra: dict[str, Any], *, label: str, book: str) -> None:
     extra_file = workdir / f"{label}-vars.json"
     extra_file.write_text(json.dumps(extra))
-    args = ["-i", str(inventory), "-e", f"@{workdir / 'build-account.yml'}", "-e", f"@{extra_file}",
-            str(ROOT / "playbooks" / book)]  # fmt: skip
-    playbook.step(args, workdir / f"{label}.log", label)
+    # the build account's password stays in its own file (removed after the build), never in env/extravars
+    playbook.step(
+        ROOT / "playbooks" / book,
+        inventory,
+        workdir / f"{label}.log",
+        label,
+        cmdline=f"-e @{workdir / 'build-account.yml'} -e @{extra_file}",
+    )
