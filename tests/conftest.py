@@ -27,12 +27,13 @@ def catalogue_copy(tmp_path: Path) -> Path:
     return dest
 
 
-def run_invoke(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """Run `invoke ARGS` as a user would, from the checkout, without stdin."""
+def run_invoke(*args: str, env: dict[str, str] | None = None, timeout: float = 600,
+               wrap: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """Run `invoke ARGS` as a user would, from the checkout, without stdin (under ``wrap``: a command prefix)."""
     bindir = os.path.dirname(sys.executable)
     full_env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}", **(env or {})}
     return subprocess.run(
-        [os.path.join(bindir, "invoke"), *args],
+        [*wrap, os.path.join(bindir, "invoke"), *args],
         cwd=ROOT,
         env=full_env,
         capture_output=True,

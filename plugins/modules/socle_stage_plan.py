@@ -1,11 +1,13 @@
-"""Decide which masters a lycée serveur stages ahead: its wave's school year(s), its salles' profiles."""
+"""Decide which masters an établissement runs and stages ahead: its wave's school year(s), its salles' profiles."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: socle_stage_plan
-short_description: Decide which masters a lycée serveur stages ahead of any reimage
+short_description: Decide which masters an établissement runs, and which its serveurs stage ahead
 description:
+  - The school year whose masters the établissement O(uai) runs today: the one its wave has moved
+    to (C(masters/<year>/rollout.yml), C(starts)), what C(invoke reimage) assigns.
   - For the établissement O(uai) of the inventory, the (school year, profile) pairs its serveurs
     follow each night (socle-stage): the profiles of its salles and of its serveurs, in the school
     year its wave runs today and in a later year its wave moves to within O(ahead_days)
@@ -40,6 +42,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+year:
+  description: The school year whose masters the établissement's wave runs today.
+  type: str
+  returned: success
 masters:
   description: The masters to follow, as C({year, profile}) mappings.
   type: list
@@ -74,10 +80,11 @@ def main():
         profiles = [r["profile"] for r in school.get("salles") or []]
         profiles += [s.get("profile") or "serveur" for s in school.get("serveurs") or []]
         day: dt.date = in_paris().date()
+        year = rollout.assigned_year(str(school["wave"]), day)
         masters = rollout.to_stage(str(school["wave"]), profiles, day, module.params["ahead_days"])
     except SocleError as exc:
         module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, masters=masters)
+    module.exit_json(changed=False, year=year, masters=masters)
 
 
 if __name__ == "__main__":

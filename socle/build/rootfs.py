@@ -46,9 +46,15 @@ class RootfsSpec:
     variant: str = "minbase"
     components: tuple[str, ...] = ("main",)
     packages: tuple[str, ...] = field(default=TEST_IMAGE_PACKAGES)
+    #: one apt source instead of the mirror's (a frozen lock's distribution, socle/build/aptrepo.py);
+    #: where it lives is not part of the content, its name (the lock's package set) is
+    frozen_source: str = field(default="", compare=False)
+    frozen: str = ""
 
     def sources(self) -> list[str]:
         """One-line apt sources for mmdebstrap: the release, its updates, its security suite."""
+        if self.frozen:
+            return [self.frozen_source]
         comps = " ".join(self.components)
         lines = [f"deb {self.mirror} {self.release} {comps}"]
         if self.security_mirror:
@@ -58,8 +64,13 @@ class RootfsSpec:
             ]
         return lines
 
+    def sources_list(self) -> str:
+        """/etc/apt/sources.list as mmdebstrap writes it from :meth:`sources`."""
+        return "\n\n".join(self.sources()) + "\n"
+
     def key(self) -> str:
-        blob = json.dumps({**asdict(self), "packages": sorted(self.packages), "recipe": RECIPE}, sort_keys=True)
+        fields = {k: v for k, v in asdict(self).items() if k != "frozen_source" and (v or k != "frozen")}
+        blob = json.dumps({**fields, "packages": sorted(self.packages), "recipe": RECIPE}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

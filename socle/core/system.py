@@ -52,6 +52,7 @@ SYSTEM_PACKAGES: dict[str, str] = {
     "dnsmasq-base": "the lycée's DHCP server in the virtual salle (QEMU tests)",
     "iproute2": "network namespace, bridge and taps of the virtual salle (QEMU tests)",
     "openssh-client": "the controller's SSH to postes; ssh-keygen signs host certificates",
+    "reprepro": "the Région's frozen apt repository: every lock's .deb files, signed (masters rebuild a year later)",
     "postgresql": "a throwaway PostgreSQL cluster: the history database as the Région runs it (tests)",
 }
 

@@ -21,11 +21,12 @@ class CiMaster:
     image: str = "localhost/socle/ci:2026-2027.0"
 
 
-def build_ci(masters_dir: Path, dist: Path, *extra: str, profile: str = "ci"):
+def build_ci(masters_dir: Path, dist: Path, *extra: str, profile: str = "ci", env: dict[str, str] | None = None,
+             wrap: tuple[str, ...] = ()):  # fmt: skip
     return run_invoke(
         "build-master", "--profile", profile, "--year", "2026-2027", *extra,
-        env={"SOCLE_MASTERS_DIR": str(masters_dir), "SOCLE_DIST": str(dist)},
-        timeout=1800,
+        env={"SOCLE_MASTERS_DIR": str(masters_dir), "SOCLE_DIST": str(dist), **(env or {})},
+        timeout=1800, wrap=wrap,
     )  # fmt: skip
 
 

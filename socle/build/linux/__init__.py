@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, ClassVar
 
-from socle.build import rootfs
+from socle.build import aptrepo, rootfs
 from socle.build.linux import capture, configure
 from socle.build.linux.configure import LinuxContext
 from socle.build.pipeline import Platform, build_record, console, git_revision, sign, step
@@ -74,8 +74,12 @@ class Linux(Platform):
 
 def _pipeline(ctx: LinuxContext, lock: dict[str, Any] | None) -> dict[str, Any]:
     spec = ctx.spec
-    base = configure.rootfs_spec(spec)
+    ctx.frozen = configure.frozen_source(spec, lock, patch=ctx.patch)
+    base = configure.rootfs_spec(spec, ctx.frozen)
     base_ref = f"localhost/socle/base-{base.release}:{base.key()}"
+    if ctx.frozen:
+        console.print(f"  installing from the frozen distribution {ctx.frozen} ({rel(aptrepo.repo_dir())}), "
+                      "not from the Debian mirror")  # fmt: skip
     with step(ctx, "base root filesystem (mmdebstrap, cached)"):
         if not rootfs.image_exists(base_ref):
             tar = rootfs.build_rootfs(base, source_date_epoch=ctx.source_date_epoch)
@@ -110,7 +114,15 @@ def _pipeline(ctx: LinuxContext, lock: dict[str, Any] | None) -> dict[str, Any]:
             }
             spec.lock_path.write_text(json.dumps(lock_data, indent=1, sort_keys=True) + "\n")
             console.print(f"  wrote {rel(spec.lock_path)} ({len(pkgs)} packages)")
+            lock = lock_data
+    kept = "" if ctx.patch else aptrepo.codename(spec.profile, spec.year, lock)
+    if kept and not aptrepo.frozen(kept):
+        with step(ctx, "keep the lock's packages (frozen apt repository)"):
+            count = aptrepo.freeze(kept, lock, ctx.container, description=f"socle {spec.profile} {spec.year}")
+            console.print(f"  {count} .deb files kept in {rel(aptrepo.repo_dir())}, distribution {kept} (signed): "
+                          "this lock rebuilds without the Debian mirror")  # fmt: skip
     with step(ctx, "generalise (master_finalize)"):
+        configure.restore_sources(ctx)
         manifest_in_image = {
             "profile": spec.profile,
             "version": ctx.version,
@@ -156,6 +168,8 @@ def _pipeline(ctx: LinuxContext, lock: dict[str, Any] | None) -> dict[str, Any]:
         },
         "packages": dict(sorted(pkgs.items())),
         "patched": patched.get("updated", {}),
+        # where the lock's packages are kept, and whether this build installed from there
+        "frozen": {"distribution": kept or None, "installed_from_it": bool(ctx.frozen)},
         "artefacts": artefacts,
         "signature": signature,
         "oci": {"image": image, "id": image_id},

@@ -16,12 +16,13 @@ from typing import Any
 import yaml
 
 from socle import __version__
-from socle.build import ee, rootfs
+from socle.build import aptrepo, ee, rootfs
 from socle.build.pipeline import BuildContext, console, hash_files
 from socle.catalogue import selection
 from socle.core import playbook, signing, sshid
 from socle.core.errors import SocleError
 from socle.core.paths import ROOT
+from socle.core.proc import run
 from socle.registry.specs import MasterSpec
 
 
@@ -30,12 +31,27 @@ class LinuxContext(BuildContext):
     container: str
     patch: bool = False
     clean: bool = False  # configure from the base, never on the profile's last master
+    #: the frozen distribution the build installs from (socle/build/aptrepo.py); empty: the spec's mirror
+    frozen: str = ""
 
 
-def rootfs_spec(spec: MasterSpec) -> rootfs.RootfsSpec:
-    """The base root filesystem of a spec: its Debian release and mirror, every package it lists."""
+def frozen_source(spec: MasterSpec, lock: dict[str, Any] | None, *, patch: bool) -> str:
+    """Where a build installs from: its lock's frozen distribution when there is one, else the mirror ("").
+
+    A lock being written comes from the mirror, and so do a patch release's security updates."""
+    if lock is None or patch:
+        return ""
+    name = aptrepo.codename(spec.profile, spec.year, lock)
+    return name if aptrepo.frozen(name) else ""
+
+
+def rootfs_spec(spec: MasterSpec, frozen: str = "") -> rootfs.RootfsSpec:
+    """The base root filesystem of a spec: its Debian release and mirror (or its lock's frozen
+    distribution), every package it lists."""
     base = spec.data["base"]
     return rootfs.RootfsSpec(
+        frozen=frozen,
+        frozen_source=aptrepo.sources_line(frozen, aptrepo.repo_dir()) if frozen else "",
         release=base["release"],
         mirror=base["mirror"],
         security_mirror=base.get("security_mirror", ""),
@@ -215,10 +231,28 @@ def reusable_master(ctx: LinuxContext, reuse_key: str, selection: list[dict[str,
 
 
 def _start_container(ctx: LinuxContext, image: str) -> None:
-    """(Re)start the build container from ``image``: ``sleep infinity`` under --init, never systemd."""
+    """(Re)start the build container from ``image``: ``sleep infinity`` under --init, never systemd.
+
+    A frozen build's container sees the repository read-only and installs from it only."""
     subprocess.run(["podman", "rm", "-f", "-t", "0", ctx.container], capture_output=True, check=False)
-    rootfs.podman("run", "-d", "--init", "--name", ctx.container, "--hostname", "master", image, "sleep", "infinity",
-            what="start the build container")  # fmt: skip
+    mount = ["-v", f"{aptrepo.repo_dir()}:{aptrepo.CONTAINER_PATH}:ro"] if ctx.frozen else []
+    rootfs.podman("run", "-d", "--init", "--name", ctx.container, "--hostname", "master", *mount, image,
+                  "sleep", "infinity", what="start the build container")  # fmt: skip
+    if ctx.frozen:
+        _write_sources(ctx, aptrepo.sources_line(ctx.frozen, aptrepo.CONTAINER_PATH) + "\n")
+
+
+def restore_sources(ctx: LinuxContext) -> None:
+    """Give a frozen build's master the spec's own apt sources, as mmdebstrap writes them from the mirror."""
+    if ctx.frozen:
+        _write_sources(ctx, rootfs_spec(ctx.spec).sources_list())
+
+
+def _write_sources(ctx: LinuxContext, text: str) -> None:
+    """The build container's apt sources: ``text`` only (its package lists are fetched again)."""
+    run(["podman", "exec", "-i", ctx.container, "sh", "-c",
+         "cat > /etc/apt/sources.list && rm -rf /etc/apt/sources.list.d/* /var/lib/apt/lists/*"],
+        what="write the build's apt sources", input=text)  # fmt: skip
 
 
 #: what a lycée serveur runs its nightly check from, besides the wheel (roles/socle_pull)

@@ -1,0 +1,85 @@
+"""The frozen apt repository (socle/build/aptrepo.py) with real reprepro, gpg and .deb files built here."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from socle.build import aptrepo, rootfs
+from socle.core.errors import SocleError
+
+
+def make_deb(where: Path, name: str, version: str, arch: str = "amd64") -> dict[str, str]:
+    """A minimal real .deb in apt's cache naming; its lock entry."""
+    tree = where.parent / "trees" / f"{name}_{version}"
+    (tree / "DEBIAN").mkdir(parents=True)
+    (tree / "DEBIAN" / "control").write_text(
+        f"Package: {name}\nVersion: {version}\nArchitecture: {arch}\nMaintainer: t <t@example.org>\n"
+        f"Section: misc\nPriority: optional\nDescription: test package {name}\n"
+    )
+    pkg = {"version": version, "arch": arch}
+    deb = where / aptrepo.deb_name(name, pkg)
+    subprocess.run(["dpkg-deb", "--root-owner-group", "--build", tree, deb], check=True, capture_output=True)
+    return {**pkg, "sha256": hashlib.sha256(deb.read_bytes()).hexdigest()}
+
+
+@pytest.fixture
+def lock(tmp_path, monkeypatch) -> dict:
+    cache = tmp_path / "cache"
+    (cache / "apt-archives").mkdir(parents=True)
+    monkeypatch.setenv("SOCLE_CACHE", str(cache))
+    monkeypatch.setenv("SOCLE_APT_REPO", str(tmp_path / "repo"))
+    where = cache / "apt-archives"
+    return {"packages": {"alpha": make_deb(where, "alpha", "1.0-1"), "beta": make_deb(where, "beta", "1:2.0-3", "all")}}
+
+
+def listed(name: str) -> set[tuple[str, str]]:
+    out = subprocess.run(["reprepro", "--basedir", aptrepo.repo_dir(), "list", name], capture_output=True, text=True)
+    return {tuple(line.split(": ", 1)[1].split(" ")) for line in out.stdout.splitlines()}
+
+
+def test_a_lock_is_kept_signed_and_two_locks_share_the_pool(lock, tmp_path):
+    name = aptrepo.codename("ci", "2026-2027", lock)
+    assert name.startswith("ci-2026-2027-") and not aptrepo.frozen(name)
+    assert aptrepo.freeze(name, lock, "no-container-needed", description="socle ci 2026-2027") == 2
+    assert aptrepo.frozen(name)
+    assert listed(name) == {("alpha", "1.0-1"), ("beta", "1:2.0-3")}
+    repo = aptrepo.repo_dir()
+    verify = subprocess.run(["gpgv", "--keyring", repo / aptrepo.KEYRING, repo / "dists" / name / "InRelease"],
+                            capture_output=True, text=True)  # fmt: skip
+    assert verify.returncode == 0, verify.stderr
+    # next year's lock: alpha moved on, beta is the same file, stored once
+    later = {"packages": {**lock["packages"], "alpha": make_deb(tmp_path / "cache" / "apt-archives", "alpha", "1.1-1")}}
+    other = aptrepo.codename("ci", "2027-2028", later)
+    aptrepo.freeze(other, later, "no-container-needed", description="socle ci 2027-2028")
+    assert listed(other) == {("alpha", "1.1-1"), ("beta", "1:2.0-3")}
+    assert listed(name) == {("alpha", "1.0-1"), ("beta", "1:2.0-3")}
+    assert len(list((repo / "pool").rglob("beta_*.deb"))) == 1
+    assert (repo / "conf" / "distributions").read_text().count("Codename: ") == 2
+    assert not list(repo.glob(".incoming-*")), "nothing left half-written"
+
+
+def test_the_distribution_names_the_package_set():
+    a = {"packages": {"alpha": {"version": "1", "arch": "amd64", "sha256": "0" * 64}}}
+    b = {"packages": {"alpha": {"version": "2", "arch": "amd64", "sha256": "0" * 64}}}
+    assert aptrepo.codename("ci", "2026-2027", a) == aptrepo.codename("ci", "2026-2027", dict(a, mirror="elsewhere"))
+    assert aptrepo.codename("ci", "2026-2027", a) != aptrepo.codename("ci", "2026-2027", b)
+
+
+def test_a_package_the_lock_cannot_vouch_for_is_refused(lock):
+    lock["packages"]["local"] = {"version": "1", "arch": "amd64"}
+    with pytest.raises(SocleError, match="no sha256 for 1 package"):
+        aptrepo.freeze("ci-x", lock, "no-container-needed", description="x")
+    assert not aptrepo.frozen("ci-x")
+
+
+def test_a_frozen_base_is_cached_by_its_content_not_by_where_the_repository_lives():
+    # the test image's key is the one every checkout already has: the frozen fields change no other key
+    assert rootfs.RootfsSpec(release="trixie").key() == "dbc83ea2aed303e3"
+    here = rootfs.RootfsSpec(release="trixie", frozen="ci-a", frozen_source=aptrepo.sources_line("ci-a", "/srv/a"))
+    there = rootfs.RootfsSpec(release="trixie", frozen="ci-a", frozen_source=aptrepo.sources_line("ci-a", "/srv/b"))
+    assert here.key() == there.key() != rootfs.RootfsSpec(release="trixie").key()
+    assert here.sources() == ["deb [signed-by=/srv/a/socle-archive-keyring.gpg] file:/srv/a ci-a main"]
