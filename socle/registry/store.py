@@ -121,8 +121,9 @@ def write_sums(staging: Path, produced: dict[str, str]) -> dict[str, dict[str, A
 
 
 def served_files(folder: Path) -> list[str]:
-    """The files of a master the serveur caches and serves to its postes."""
-    return [*SIGNED_FILES, *(f for f in BOOT_FILES if (folder / f).exists())]
+    """The files of a master the serveur caches: what it serves to its postes, then the manifest its
+    nightly check judges them by (pull mode; its artefacts' sha256 match the signed sums)."""
+    return [*SIGNED_FILES, *(f for f in BOOT_FILES if (folder / f).exists()), "manifest.json"]
 
 
 def write_index(root: Path) -> Path:

@@ -127,6 +127,9 @@ def test_the_serveurs_stage_ahead_then_move_only_the_changed_chunks(lab):
         # the image the postes will get is the signed one, bit for bit
         digest = podman("exec", name, "sha256sum", f"{CACHE}/{first.name}/rootfs.squashfs").stdout.split()[0]
         assert digest == store.sha256_file(first / "rootfs.squashfs")
+        # and the manifest its nightly check judges the postes by (pull mode)
+        manifest = json.loads(podman("exec", name, "cat", f"{CACHE}/{first.name}/manifest.json").stdout)
+        assert manifest == json.loads((first / "manifest.json").read_text())
         assert stage(name)[0]["result"] == "already staged"
     full = bytes_by_client(lab["work"])
     size = (first / "rootfs.squashfs").stat().st_size

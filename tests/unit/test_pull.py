@@ -68,5 +68,5 @@ def test_the_publication_index_names_each_version_and_what_a_serveur_fetches(tmp
     (root / ".2026-2027.2.partial").mkdir()  # a build in progress is not published
     index = json.loads(store.write_index(root).read_text())
     assert [v["version"] for v in index["versions"]] == ["2026-2027.0", "2026-2027.1"]
-    assert index["versions"][1]["files"] == [*store.SIGNED_FILES, "vmlinuz"]
+    assert index["versions"][1]["files"] == [*store.SIGNED_FILES, "vmlinuz", "manifest.json"]
     assert index["versions"][1]["sums_sha256"] == store.sha256_file(root / "2026-2027.1" / "SHA256SUMS")
