@@ -125,7 +125,10 @@ def _from_host_cache(packages: dict[str, dict[str, str]], incoming: Path) -> lis
     for name, pkg in sorted(packages.items()):
         file = cached / deb_name(name, pkg)
         if _sha256(file) == pkg["sha256"]:
-            shutil.copy2(file, incoming / file.name)
+            try:
+                os.link(file, incoming / file.name)
+            except OSError:  # another file system
+                shutil.copy2(file, incoming / file.name)
         else:
             missing.append(name)
     return missing

@@ -1,15 +1,21 @@
 """Pull mode, the parts that need no machine: the serveur's configuration is checked and located,
-Wake-on-LAN packets are what NICs expect, the publication index names what a serveur fetches."""
+Wake-on-LAN packets are what NICs expect, the publication index names what a serveur fetches, its cache
+keeps what it follows and the previous master."""
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import json
 
 import pytest
 
 from socle.cli import pull
 from socle.core import wol
+from socle.core.paths import ROOT
 from socle.registry import store
+
+SOCLE_STAGE = ROOT / "roles" / "image_cache" / "files" / "usr" / "local" / "sbin" / "socle-stage"
 
 GOOD = """\
 uai: 0671000Y
@@ -70,3 +76,28 @@ def test_the_publication_index_names_each_version_and_what_a_serveur_fetches(tmp
     assert [v["version"] for v in index["versions"]] == ["2026-2027.0", "2026-2027.1"]
     assert index["versions"][1]["files"] == [*store.SIGNED_FILES, "vmlinuz", "manifest.json"]
     assert index["versions"][1]["sums_sha256"] == store.sha256_file(root / "2026-2027.1" / "SHA256SUMS")
+
+
+def load_socle_stage():
+    loader = importlib.machinery.SourceFileLoader("socle_stage", str(SOCLE_STAGE))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("socle_stage", loader))
+    loader.exec_module(module)
+    return module
+
+
+def test_a_serveur_keeps_what_it_follows_and_the_previous_master_only(tmp_path):
+    """Wave moved to 2027-2028: of 2026-2027 the newest ci master stays (the previous one), 2025-2026 and
+    a profile no salle runs any more go."""
+    stage = load_socle_stage()
+    for version in ("2025-2026.4", "2026-2027.1", "2026-2027.2", "2027-2028.0"):
+        for profile in ("ci", "old-profile"):
+            folder = tmp_path / version.split(".")[0] / profile / version
+            folder.mkdir(parents=True)
+            (folder / stage.MARKER).write_text("{}")
+    (tmp_path / "2026-2027" / "ci" / ".2026-2027.3.partial").mkdir()  # a staging under way is not a master
+    removed = stage.prune_unfollowed(str(tmp_path), {("2027-2028", "ci")})
+    left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.glob("*/*/*") if (p / stage.MARKER).exists())
+    assert left == ["2026-2027/ci/2026-2027.2", "2027-2028/ci/2027-2028.0"]
+    assert set(removed) == {"2025-2026/ci", "2026-2027/ci/2026-2027.1", "2025-2026/old-profile",
+                            "2026-2027/old-profile", "2027-2028/old-profile"}  # fmt: skip
+    assert stage.prune_unfollowed(str(tmp_path), {("2027-2028", "ci")}) == [], "a second night removes nothing"
