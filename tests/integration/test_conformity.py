@@ -1,4 +1,5 @@
-"""Nightly conformity against a fleet of real containers started from the ci master, with injected drift."""
+"""Nightly conformity against a fleet of real containers started from the ci master, with injected drift;
+the patch waves' gate reading what the nightly runs recorded."""
 
 from __future__ import annotations
 
@@ -159,3 +160,70 @@ def test_bad_target_is_a_clear_error():
     assert proc.returncode == 2 and "say what to check" in proc.stderr
     proc = run_invoke("conformity", "--etab", "0671000A")
     assert proc.returncode == 2 and "expected '0671000Y'" in proc.stderr
+
+
+def test_the_wave_gate_opens_only_on_fresh_results_of_every_school_of_the_previous_wave(fleet, tmp_path):
+    """Two pilot établissements, one poste each (clean containers of the current master), one school of
+    wave 1. The gate for wave 1 reads the one place the nightly run writes (the results database)."""
+    import sqlite3
+
+    region = tmp_path / "region"
+    generator.generate(region, etabs=3, postes=3, seed=31)
+    paths = sorted((region / "etablissements").glob("*.yaml"))
+    names = []
+    for path, wave in zip(paths, ("pilot", "pilot", "1"), strict=True):
+        school = yaml.safe_load(path.read_text())
+        poste = next(p for s in school["salles"] for p in s["postes"])
+        salle = {"id": "INFO1", "usage": "salle informatique", "disciplines": ["nsi-snt"], "profile": "ci",
+                 "postes": [poste]}  # fmt: skip
+        school.update(wave=wave, serveurs=[], salles=[salle])
+        path.write_text(inv_model.render(school))
+        names.append(poste["hostname"])
+    assert not set(names) & set(fleet["names"])
+    (region / "group_vars").mkdir()
+    (region / "group_vars" / "all.yml").write_text(
+        "ansible_connection: podman_pipe\nansible_python_interpreter: /usr/bin/python3\n"
+    )
+    a, b, _ = (p.stem for p in paths)
+    pilots = names[:2]  # the wave-1 school's poste is never contacted: the gate is decided on the controller
+    for name in pilots:
+        podman("rm", "-f", name, check=False)
+        podman("run", "-d", "--name", name, "--hostname", name, fleet["reference"]["oci"]["image"])
+    wait_booted(*pilots)
+    db = tmp_path / "history.sqlite"
+    env = {"SOCLE_DIST": str(fleet["dist"]), "SOCLE_HISTORY_DB": str(db)}
+
+    def gate() -> str:
+        """What ``invoke patch --wave 1 --check`` says of the gate (the output unwrapped)."""
+        proc = run_invoke("patch", "--wave", "1", "--check", "--inventory", str(region), env=env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        said = " ".join(proc.stderr.split())
+        return said[said.index("gate ") :]
+
+    def nightly(uai: str) -> None:
+        proc = run_invoke("conformity", "--etab", uai, "--inventory", str(region), "--report", str(tmp_path / uai),
+                          env=env)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:]
+
+    try:
+        assert gate().startswith(f"gate closed: wave pilot has no fresh conformity results from 2 établissement(s): "
+                                 f"{a} (never), {b} (never)")  # fmt: skip
+        nightly(a)
+        assert gate().startswith(f"gate closed: wave pilot has no fresh conformity results from 1 établissement(s): "
+                                 f"{b} (never)")  # fmt: skip
+        nightly(b)
+        assert gate().startswith("gate open: wave pilot is 100.0 % conformant (needs ≥ 95 %)")
+        # B's results grow old (its serveur silent for two nights): the gate closes again, and says since when
+        with sqlite3.connect(db) as con:
+            con.execute("UPDATE conformity_runs SET recorded = datetime('now', '-40 hours') WHERE target = ?", (b,))
+        closed = gate()
+        assert closed.startswith("gate closed: wave pilot has no fresh conformity results from 1 établissement(s): "
+                                 f"{b} (last 20")  # fmt: skip
+        # a drifted poste at A: measured, but below the threshold
+        nightly(b)
+        podman("exec", pilots[0], "dpkg", "--remove", "sqlite3")
+        nightly(a)
+        assert gate().startswith("gate closed: wave pilot is 50.0 % conformant (needs ≥ 95 %)")
+    finally:
+        for name in pilots:
+            podman("rm", "-f", "-t", "0", name, check=False)
