@@ -54,6 +54,16 @@ def frozen(name: str) -> bool:
     return (dists / "InRelease").is_file() and (repo_dir() / KEYRING).is_file()
 
 
+def check_readable() -> None:
+    """apt verifies signatures as its unprivileged user (``_apt``): the repository and every folder
+    above it must be readable by all, or a frozen build fails with "NO_PUBKEY"."""
+    closed = [p for p in [repo_dir(), *repo_dir().parents] if p.exists() and p.stat().st_mode & 0o005 != 0o005]
+    if closed:
+        raise SocleError(f"the frozen apt repository is not readable by apt's sandbox user: {closed[0]} "
+                         f"is mode {closed[0].stat().st_mode & 0o777:o}",
+                         hint=f"chmod o+rx {closed[0]} (or move SOCLE_APT_REPO to a folder all can read)")  # fmt: skip
+
+
 def sources_line(name: str, path: str | Path) -> str:
     """The one apt source of a frozen build, with the repository at ``path``."""
     return f"deb [signed-by={path}/{KEYRING}] file:{path} {name} main"

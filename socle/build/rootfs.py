@@ -31,6 +31,9 @@ TEST_IMAGE_PACKAGES = (
 )
 
 
+#: mmdebstrap's hooks that bind-mount file: mirrors into the chroot (and remove them at the end)
+FILE_MIRROR_HOOKS = "/usr/share/mmdebstrap/hooks/file-mirror-automount"
+
 #: version of build_rootfs's mmdebstrap options, part of every cache key: a change rebuilds the caches
 RECIPE = 2
 
@@ -99,6 +102,8 @@ def build_rootfs(spec: RootfsSpec, *, source_date_epoch: int | None = None) -> P
                 "--format=tar",
                 "--dpkgopt=force-unsafe-io",
                 "--skip=essential/unlink",
+                # a frozen distribution is a local folder: dpkg in the chroot reads its .debs there too
+                *([f"--hook-dir={FILE_MIRROR_HOOKS}"] if spec.frozen else []),
                 f'--setup-hook=mkdir -p {debs} "$1"/var/cache/apt/archives/',
                 f"--setup-hook=sync-in {debs} /var/cache/apt/archives/",
                 f"--customize-hook=sync-out /var/cache/apt/archives {debs}",
@@ -106,7 +111,7 @@ def build_rootfs(spec: RootfsSpec, *, source_date_epoch: int | None = None) -> P
                 # them (and builds on two hosts would differ). Empty: each machine gets its own.
                 '--customize-hook=cd "$1/etc" && for f in hostname resolv.conf; do'
                 " if [ ! -L $f ]; then : > $f; chmod 0644 $f; fi; done",
-                spec.release,
+                spec.frozen or spec.release,  # the suite mmdebstrap takes the essential set from
                 part,
                 *spec.sources(),
             ],

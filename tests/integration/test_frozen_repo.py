@@ -43,6 +43,16 @@ def test_the_build_keeps_its_lock_signed_in_the_repository(ci_master):
 
 
 def test_the_master_rebuilds_from_it_with_the_mirror_unreachable(ci_master, tmp_path):
+    # apt checks signatures as its unprivileged user: the repository's folders are readable by all where
+    # the Région publishes it; pytest's temporary folders are not, and the build says so
+    closed = next(p for p in [ci_master.dist, *ci_master.dist.parents] if p.stat().st_mode & 0o005 != 0o005)
+    proc = build_ci(ci_master.masters_dir, tmp_path / "refused", env={"SOCLE_APT_REPO": str(ci_master.dist / "apt")})
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert f"chmod o+rx {closed}" in " ".join(proc.stderr.split())
+    for folder in [ci_master.dist, *ci_master.dist.parents]:
+        folder.chmod(folder.stat().st_mode | 0o005)
+    # its own network namespace, entered for the network only (`ip netns exec` would remount /sys, and
+    # podman needs the host's cgroups)
     namespace = f"socle-offline-{os.getpid()}"
     subprocess.run(["ip", "netns", "add", namespace], check=True)
     try:
@@ -51,7 +61,7 @@ def test_the_master_rebuilds_from_it_with_the_mirror_unreachable(ci_master, tmp_
         assert routes.stdout.strip() == "", "the namespace reaches nothing: no mirror, no DNS"
         dist = tmp_path / "dist"
         proc = build_ci(ci_master.masters_dir, dist, env={"SOCLE_APT_REPO": str(ci_master.dist / "apt")},
-                        wrap=("ip", "netns", "exec", namespace))  # fmt: skip
+                        wrap=("nsenter", f"--net=/run/netns/{namespace}"))  # fmt: skip
     finally:
         subprocess.run(["ip", "netns", "delete", namespace], check=False)
     assert proc.returncode == 0, proc.stderr[-4000:]

@@ -42,7 +42,10 @@ def frozen_source(spec: MasterSpec, lock: dict[str, Any] | None, *, patch: bool)
     if lock is None or patch:
         return ""
     name = aptrepo.codename(spec.profile, spec.year, lock)
-    return name if aptrepo.frozen(name) else ""
+    if not aptrepo.frozen(name):
+        return ""
+    aptrepo.check_readable()
+    return name
 
 
 def rootfs_spec(spec: MasterSpec, frozen: str = "") -> rootfs.RootfsSpec:
