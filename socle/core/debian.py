@@ -16,6 +16,8 @@ COMPONENTS = ("main", "contrib", "non-free", "non-free-firmware")
 #: the releases socle knows (the card schema's ``apt.suite``): a name from a merge request never
 #: becomes part of a URL or a file name
 RELEASES = ("bookworm", "trixie")
+#: their numbers (what purls and CycloneDX name: ``distro=debian-13``)
+RELEASE_NUMBERS = {"bookworm": "12", "trixie": "13"}
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 DEFAULT_SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 

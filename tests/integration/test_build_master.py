@@ -52,6 +52,11 @@ def test_artefacts_exist_and_match_the_manifest(first, masters_dir):
     assert isinstance(lynis.get("hardening_index"), int), lynis
     sbom = json.loads((first / "sbom.cdx.json").read_text())
     assert sbom["bomFormat"] == "CycloneDX" and len(sbom["components"]) == len(manifest["packages"])
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    problem = JsonStrictValidator(SchemaVersion.V1_6).validate_str(json.dumps(sbom))
+    assert problem is None, problem
     assert not list(first.parent.glob(".*.partial")), "no half-written artefact is left"
     for identity in ("etc/machine-id", "etc/hostname", "etc/resolv.conf"):  # empty: each poste gets its own
         out = subprocess.run(["unsquashfs", "-cat", str(first / "rootfs.squashfs"), identity], capture_output=True)

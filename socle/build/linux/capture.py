@@ -3,7 +3,6 @@ kernel), the SBOM, and the verification of the image (testinfra, Lynis, OpenSCAP
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -18,6 +17,7 @@ from socle import __version__
 from socle.build.linux.configure import LinuxContext
 from socle.build.pipeline import timed
 from socle.build.rootfs import podman
+from socle.build.sbom import cyclonedx
 from socle.core.clock import from_epoch
 from socle.core.errors import StepFailed
 from socle.core.paths import ROOT
@@ -90,31 +90,9 @@ def tool_versions() -> dict[str, str]:
 
 
 def sbom(ctx: LinuxContext, pkgs: dict[str, dict[str, str]]) -> dict[str, Any]:
-    release = ctx.spec.data.get("base", {}).get("release", "")
-    components = []
-    for name, p in sorted(pkgs.items()):
-        comp = {
-            "type": "library" if name.startswith("lib") else "application",
-            "name": name,
-            "version": p["version"],
-            "purl": f"pkg:deb/debian/{name}@{p['version']}?arch={p['arch']}&distro=debian-{release}",
-        }
-        if p.get("sha256"):
-            comp["hashes"] = [{"alg": "SHA-256", "content": p["sha256"]}]
-        components.append(comp)
-    serial = hashlib.sha256(json.dumps(components, sort_keys=True).encode()).hexdigest()
-    return {
-        "bomFormat": "CycloneDX",
-        "specVersion": "1.5",
-        "serialNumber": f"urn:uuid:{serial[:8]}-{serial[8:12]}-{serial[12:16]}-{serial[16:20]}-{serial[20:32]}",
-        "version": 1,
-        "metadata": {
-            "timestamp": from_epoch(ctx.source_date_epoch),
-            "component": {"type": "operating-system", "name": f"socle-{ctx.spec.profile}", "version": ctx.version},
-            "tools": {"components": [{"type": "application", "name": "socle", "version": __version__}]},
-        },
-        "components": components,
-    }
+    return cyclonedx(profile=ctx.spec.profile, version=ctx.version, packages=pkgs,
+                     release=ctx.spec.data.get("base", {}).get("release", ""),
+                     timestamp=from_epoch(ctx.source_date_epoch))  # fmt: skip
 
 
 def _verify(ctx: LinuxContext, image: str) -> dict[str, Any]:
