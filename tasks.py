@@ -284,14 +284,15 @@ def inventory_generate(c, etabs="350", postes="60000", seed="2026", out="dist/re
 @task(
     name="import",
     help={"csv": "CMIL spreadsheet (CSV) or linuxmuster devices.csv", "uai": "UAI of the établissement",
-          "apply": "write the result (default: dry run with a diff)", "path": "région folder"},
+          "apply": "write the result (default: dry run with a diff)", "path": "région folder",
+          "mapping": "linuxmuster roles and hardware classes (default: data/import/linuxmuster.yaml)"},
 )  # fmt: skip
 @guarded
-def inventory_import(c, csv, uai, apply=False, path=""):
+def inventory_import(c, csv, uai, apply=False, path="", mapping=""):
     """Import postes from a CSV into an établissement (dry run with a diff unless --apply)."""
     from socle.cli import inventory as cli
 
-    cli.import_csv(csv=csv, uai=uai, apply=apply, path=path)
+    cli.import_csv(csv=csv, uai=uai, apply=apply, path=path, mapping=mapping)
 
 
 # --- school calendar -------------------------------------------------------------------------

@@ -21,8 +21,9 @@ def generate(*, etabs: str, postes: str, seed: str, out: str) -> None:
     print(f"wrote {count} établissements, {n} postes in {out} (ansible-inventory -i {out} --graph)")
 
 
-def import_csv(*, csv: str, uai: str, apply: bool, path: str) -> None:
-    diff = importer.import_csv(Path(csv), uai, region=Path(path) if path else None, apply=apply)
+def import_csv(*, csv: str, uai: str, apply: bool, path: str, mapping: str = "") -> None:
+    diff = importer.import_csv(Path(csv), uai, region=Path(path) if path else None, apply=apply,
+                               mapping=Path(mapping) if mapping else None)  # fmt: skip
     print(diff or "no change", end="\n" if not diff else "")
     if diff and not apply:
         print("(dry run: nothing written; add --apply to write)")

@@ -189,8 +189,10 @@ def test_csv_import_refusing_a_duplicate_writes_nothing(region, tmp_path):
     csv_path = tmp_path / "postes.csv"
     csv_path.write_text(f"salle,nom,mac\nS101,0671000y-s101-40,{taken}\n")
     before = (region / "etablissements" / f"{KLEBER}.yaml").read_text()
-    with pytest.raises(SocleError, match="nothing was written"):
-        importer.import_csv(csv_path, KLEBER, region=region, apply=True)
+    for apply in (False, True):  # the dry run says it already, at the CSV's line
+        with pytest.raises(SocleError, match="nothing was imported") as err:
+            importer.import_csv(csv_path, KLEBER, region=region, apply=apply)
+        assert f"postes.csv:2: MAC address {taken} belongs to 0681001u-" in str(err.value)
     assert (region / "etablissements" / f"{KLEBER}.yaml").read_text() == before
 
 
@@ -230,3 +232,79 @@ def test_windows_remoting_rules(region):
 def test_sample_windows_settings_are_accepted():
     vars_ = yaml.safe_load((SAMPLE / "group_vars" / "profile_poste_windows.yml").read_text())
     assert inv_checks.remoting_problems(vars_) == []
+
+
+def test_csv_import_keeps_the_cmils_comments_and_layout(region, tmp_path):
+    path = region / "etablissements" / f"{KLEBER}.yaml"
+    text = path.read_text().replace("salles:\n", "# salles: tenu par le CMIL (M. Dupont)\nsalles:\n", 1)
+    text = text.replace("    usage: salle informatique\n", "    usage: salle informatique  # rénovée en 2025\n", 1)
+    path.write_text(text)
+    csv_path = tmp_path / "postes.csv"
+    csv_path.write_text(CMIL_CSV + "S101;0671000y-s101-32;52:54:0a:00:00:03;dhcp;GE-NEW-3;On\n")
+    diff = importer.import_csv(csv_path, KLEBER, region=region, apply=True)
+    # only additions: nothing the CMIL wrote is rewritten
+    assert not [ln for ln in diff.splitlines() if ln.startswith("-") and not ln.startswith("---")]
+    after = path.read_text()
+    assert after.startswith(text.split("salles:")[0]) and "# rénovée en 2025" in after
+    assert "# salles: tenu par le CMIL (M. Dupont)\nsalles:" in after
+    # a cell YAML 1.1 would read as a boolean stays text
+    assert 'model: "On"}' in after
+    poste = next(p for s in yaml.safe_load(after)["salles"] for p in s["postes"] if p["hostname"].endswith("s101-32"))
+    assert poste["model"] == "On" and poste["mac"] == "52:54:0a:00:00:03"
+    assert [f for f in inv_checks.check(region) if f.severity == "error"] == []
+
+
+def test_csv_duplicates_are_refused_in_the_dry_run_with_their_lines(region, tmp_path):
+    other = yaml.safe_load((region / "etablissements" / "0681001U.yaml").read_text())["salles"][0]["postes"][0]
+    csv_path = tmp_path / "postes.csv"
+    csv_path.write_text(
+        "salle;nom;mac\n"
+        "S101;0671000y-s101-41;52:54:0a:00:01:01\n"
+        "S101;0671000y-s101-42;52:54:0a:00:01:01\n"  # the same MAC twice
+        "S101;0671000y-s101-41;52:54:0a:00:01:03\n"  # the same name twice
+        f"S101;{other['hostname']};52:54:0a:00:01:04\n"  # another school's poste
+        "INFO1;0671000y-info1-01;52:54:0a:00:01:05\n"  # this school's own poste: an update
+    )
+    with pytest.raises(SocleError, match="3 duplicate") as err:
+        importer.import_csv(csv_path, KLEBER, region=region)
+    text = str(err.value)
+    assert "postes.csv:3: MAC address 52:54:0a:00:01:01 is already on line 2 of the file" in text
+    assert "postes.csv:4: host name 0671000y-s101-41 is already on line 2 of the file" in text
+    assert f"postes.csv:5: host name {other['hostname']} belongs to {other['hostname']} (0681001U/" in text
+    assert "info1-01" not in text
+
+
+def test_linuxmuster_roles_and_hardware_classes_come_from_the_mapping(region, tmp_path):
+    csv_path = tmp_path / "devices.csv"
+    csv_path.write_text(
+        "lab9;0671000y-lab9-01;win11;52:54:0b:00:00:04;dhcp;;;;classroom-studentcomputer;;1\n"
+        "server;srv2-0671000y;server;52:54:0b:00:00:02;10.67.0.2;;;;server;;1\n"
+        "r1;imprimante-1;printer;52:54:0b:00:00:03;10.67.0.3;;;;printer;;1\n"
+    )
+    importer.import_csv(csv_path, KLEBER, region=region, apply=True)
+    school = yaml.safe_load((region / "etablissements" / f"{KLEBER}.yaml").read_text())
+    assert {"hostname": "srv2-0671000y", "role": "serveur", "mac": "52:54:0b:00:00:02", "ip": "10.67.0.2"} in school[
+        "serveurs"
+    ]
+    lab9 = next(s for s in school["salles"] if s["id"] == "lab9")
+    assert lab9["profile"] == "poste-windows" and [p["hostname"] for p in lab9["postes"]] == ["0671000y-lab9-01"]
+    assert "imprimante-1" not in str(school), "printers are not socle's"
+    # a role the mapping does not know is a located error; so is a bad mapping file
+    csv_path.write_text("lab9;0671000y-lab9-02;win11;52:54:0b:00:00:05;dhcp;;;;robot;;1\n")
+    with pytest.raises(SocleError, match=r"devices\.csv:1: linuxmuster role 'robot' is not in the mapping"):
+        importer.import_csv(csv_path, KLEBER, region=region)
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("roles:\n  server: serveurs\n")
+    with pytest.raises(SocleError, match="is not one of poste, serveur, ignore") as err:
+        importer.import_csv(csv_path, KLEBER, region=region, mapping=mapping)
+    assert err.value.where.startswith(f"{mapping}:2")
+
+
+def test_an_import_the_region_check_refuses_names_the_etablissement_file(region, tmp_path):
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("roles: {classroom-studentcomputer: poste}\nhardware_classes: {weird: no-such-profile}\n")
+    csv_path = tmp_path / "devices.csv"
+    csv_path.write_text("lab8;0671000y-lab8-01;weird;52:54:0b:00:00:05;dhcp;;;;classroom-studentcomputer;;1\n")
+    with pytest.raises(SocleError, match="unknown master profile 'no-such-profile'") as err:
+        importer.import_csv(csv_path, KLEBER, region=region, mapping=mapping)
+    assert f"etablissements/{KLEBER}.yaml:" in str(err.value) and "/tmp/tmp" not in str(err.value)
