@@ -204,7 +204,7 @@ def admin_password(c, host):
 @task(
     name="check",
     help={
-        "format": "text (default), json or junit",
+        "format": "text (default), json, junit, codequality (GitLab) or github (annotations)",
         "output": "also write the findings to this file",
         "path": "catalogue directory (default: software_catalogue)",
     },
@@ -259,8 +259,9 @@ def catalogue_request(
 # --- inventory ------------------------------------------------------------------------------
 @task(
     name="check",
-    help={"path": "région folder (default: inventories/grand-est)", "format": "text, json or junit", "output": "file"},
-)
+    help={"path": "région folder (default: inventories/grand-est)",
+          "format": "text, json, junit, codequality or github", "output": "file"},
+)  # fmt: skip
 @guarded
 def inventory_check(c, path="", format="text", output=""):
     """Validate the établissement inventories region-wide (UAI, duplicates, vocabulary, addresses)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -60,9 +61,48 @@ def to_junit(findings: list[Finding], suite: str, checks: dict[str, str]) -> str
     return junit.suite(suite, cases)
 
 
+#: GitLab Code Quality severities
+_CODEQUALITY = {"error": "major", "warning": "minor", "note": "info"}
+
+
+def to_codequality(findings: list[Finding]) -> str:
+    """GitLab Code Quality report: the merge request shows each finding on its line."""
+    issues = []
+    for f in sorted(findings):
+        fingerprint = hashlib.sha256(f"{f.file}\0{f.check}\0{f.keypath}\0{f.message}".encode()).hexdigest()[:32]
+        issues.append({
+            "description": f"{f.check}: {f.message}" + (f" — {f.fix}" if f.fix else ""),
+            "check_name": f.check, "fingerprint": fingerprint, "severity": _CODEQUALITY.get(f.severity, "info"),
+            "location": {"path": f.file, "lines": {"begin": max(f.line, 1)}},
+        })  # fmt: skip
+    return json.dumps(issues, indent=2, ensure_ascii=False) + "\n"
+
+
+def _workflow_escape(text: str, *, prop: bool = False) -> str:
+    """GitHub workflow-command escaping: a finding's text (from a teacher's file) can never end the
+    command and start another one."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+
+def to_github(findings: list[Finding]) -> str:
+    """GitHub annotations (workflow commands): each finding shown on its line of the pull request."""
+    kinds = {"error": "error", "warning": "warning"}
+    lines = []
+    for f in sorted(findings):
+        where, title = _workflow_escape(f.file, prop=True), _workflow_escape(f.check, prop=True)
+        props = f"file={where},line={max(f.line, 1)},title={title}"
+        body = f.message + (f"\nfix: {f.fix}" if f.fix else "")
+        lines.append(f"::{kinds.get(f.severity, 'notice')} {props}::{_workflow_escape(body)}")
+    return "".join(f"{line}\n" for line in lines)
+
+
+FORMATS = {"json": to_json, "codequality": to_codequality, "github": to_github}
+
+
 def write(findings: list[Finding], fmt: str, output: Path | None, suite: str, checks: dict[str, str]) -> str:
-    if fmt == "json":
-        text = to_json(findings)
+    if fmt in FORMATS:
+        text = FORMATS[fmt](findings)
     elif fmt == "junit":
         text = to_junit(findings, suite, checks)
     else:
@@ -74,8 +114,8 @@ def write(findings: list[Finding], fmt: str, output: Path | None, suite: str, ch
 
 def present(findings: list[Finding], *, fmt: str, output: str | None, suite: str, checks: dict[str, str]) -> None:
     """Show findings to a person (text) or a machine (json/junit); fail when there are errors."""
-    if fmt not in {"text", "json", "junit"}:
-        raise SocleError(f"unknown format '{fmt}'", hint="use --format text, json or junit")
+    if fmt not in {"text", "junit", *FORMATS}:
+        raise SocleError(f"unknown format '{fmt[:20]}'", hint="use --format text, json, junit, codequality or github")
     console = Console(stderr=True)
     text = write(findings, fmt, Path(output) if output else None, suite, checks)
     if fmt != "text" and not output:

@@ -554,3 +554,34 @@ def test_build_master_without_a_signing_key_is_refused_at_once(tmp_path):
                           text=True, stdin=subprocess.DEVNULL, timeout=120)  # fmt: skip
     assert proc.returncode == 2 and "no master-signing key" in proc.stderr and "--dev-signing" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "dist").exists()
+
+
+def test_findings_reach_the_forges_on_their_lines_and_a_message_never_becomes_a_command():
+    """GitLab Code Quality and GitHub annotations: a teacher's text in a finding (a newline, then what
+    would be another workflow command) stays inside its own annotation."""
+    from socle.core.findings import Finding, to_codequality, to_github
+
+    found = [
+        Finding("software_catalogue/software/jeu.yaml", 7, "CAT004", "error", "function",
+                "two choices\n::add-mask::secret 100%", fix="keep one"),
+        Finding("software_catalogue/software/x,y.yaml", 0, "CAT010", "warning", "", "old card"),
+    ]  # fmt: skip
+    lines = to_github(found).splitlines()
+    assert len(lines) == 2 and all(line.startswith(("::error ", "::warning ")) for line in lines)
+    assert lines[0] == ("::error file=software_catalogue/software/jeu.yaml,line=7,title=CAT004::"
+                        "two choices%0A::add-mask::secret 100%25%0Afix: keep one")  # fmt: skip
+    assert "file=software_catalogue/software/x%2Cy.yaml,line=1," in lines[1]
+    report = json.loads(to_codequality(found))
+    assert [(i["severity"], i["location"]) for i in report] == [
+        ("major", {"path": "software_catalogue/software/jeu.yaml", "lines": {"begin": 7}}),
+        ("minor", {"path": "software_catalogue/software/x,y.yaml", "lines": {"begin": 1}}),
+    ]
+    assert len({i["fingerprint"] for i in report}) == 2 and report[0]["check_name"] == "CAT004"
+
+
+def test_the_forges_apply_the_request_templates_by_default():
+    """GitLab applies merge_request_templates/Default.md by itself; GitHub has no quick actions."""
+    gitlab = ROOT / ".gitlab" / "merge_request_templates" / "Default.md"
+    github = ROOT / ".github" / "pull_request_template.md"
+    assert gitlab.exists() and "/label ~catalogue" in gitlab.read_text()
+    assert not [ln for ln in github.read_text().splitlines() if ln.startswith("/")]
