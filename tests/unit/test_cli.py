@@ -1,7 +1,12 @@
 """The CLI as a newcomer meets it: task list, one-line errors with a hint, never a traceback."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
+from socle import __version__
 from tests.conftest import run_invoke
 
 TASKS = [
@@ -67,3 +72,41 @@ def test_a_scheduled_patch_run_with_its_gate_closed_does_nothing_and_succeeds(tm
     assert "nothing to do now: the rollout gate is closed" in proc.stderr and "wave pilot" in proc.stderr
     by_hand = run_invoke("patch", "--wave", "1", env=env)
     assert by_hand.returncode == 2 and "error: the rollout gate is closed" in by_hand.stderr
+
+
+def socle_command(*args: str, cwd: str = "/") -> subprocess.CompletedProcess[str]:
+    """The console command as installed with socle, run from another folder than the checkout."""
+    script = Path(sys.executable).parent / "socle"
+    return subprocess.run([str(script), *args], cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          timeout=300, check=False)  # fmt: skip
+
+
+def test_the_socle_command_has_a_version_and_never_a_traceback(tmp_path):
+    version = socle_command("--version")
+    assert version.returncode == 0 and version.stdout.strip() == f"socle {__version__}"
+    listed = socle_command("--list")
+    assert "build-master" in listed.stdout and "inventory.import" in listed.stdout
+    bad = [
+        (["nosuch"], "No idea what 'nosuch' is!"),
+        (["inventory.generate", "--nope"], "--nope"),
+        (["inventory.generate", "--etabs", "abc", "--out", str(tmp_path)], "not a whole number"),
+    ]
+    for args, said in bad:
+        proc = socle_command(*args)
+        assert proc.returncode != 0 and said in proc.stderr and "Traceback" not in proc.stderr + proc.stdout, args
+
+
+def test_a_value_the_parser_cannot_take_is_one_line(capsys):
+    from invoke import Collection, task
+
+    from socle.cli.program import Socle
+
+    @task
+    def count(c, number=1):
+        """A task with a number."""
+
+    Socle(namespace=Collection(count), version="x", name="socle", binary="socle").run(
+        ["socle", "count", "--number", "abc"], exit=False
+    )
+    err = capsys.readouterr().err
+    assert err.startswith("socle: bad argument: ") and "Traceback" not in err
