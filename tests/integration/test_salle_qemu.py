@@ -174,6 +174,7 @@ def test_blank_postes_install_from_the_serveur_and_a_stranger_is_left_alone(ci_m
     assert pxe["postes"] == {} and not pxe["running"], "installed postes stay armed"
 
 
+@pytest.mark.heavy  # a third guest under software emulation (about 3 min): `invoke test --heavy`
 def test_a_blank_serveur_installs_from_its_master_armed_by_the_lycee_serveur(salle):
     """The same path for a serveur: `invoke install --serveur` arms the ci-serveur for the blank
     serveur's MAC with the serveur's own master; it installs, boots slot A healthy (its image cache
