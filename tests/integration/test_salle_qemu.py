@@ -1,4 +1,4 @@
-"""A salle that really boots (issue #17), one poste in CI, two under `invoke test --heavy`: blank UEFI
+"""A salle that really boots (issue #17), under `invoke test --heavy` (about 30 min of TCG on 2 cores): blank UEFI
 VMs are installed from the ci-serveur, boot slot A from their disk, are enrolled and checked over
 real SSH (management key, host certificate verified), reimaged to a patch release and rebooted into
 it, reset, and fall back on their own from a master that cannot boot. A blank serveur-secours is
@@ -29,7 +29,9 @@ from socle.registry import store
 from tests.integration.conftest import CiMaster, build_ci, newest_master
 from tests.qemu_lab import SERVEUR_IP, Lab, sh
 
-pytestmark = [pytest.mark.integration, pytest.mark.qemu]
+# heavy: under software emulation on 2 cores the salle takes about 30 min (2026-12-01), half of CI's
+# budget; `invoke test --heavy` runs it (SOCLE_QEMU_POSTES=2 for two postes)
+pytestmark = [pytest.mark.integration, pytest.mark.qemu, pytest.mark.heavy]
 
 POSTES = int(os.environ.get("SOCLE_QEMU_POSTES", "1"))
 SALLE = "S101"
@@ -174,7 +176,6 @@ def test_blank_postes_install_from_the_serveur_and_a_stranger_is_left_alone(ci_m
     assert pxe["postes"] == {} and not pxe["running"], "installed postes stay armed"
 
 
-@pytest.mark.heavy  # a third guest under software emulation (about 3 min): `invoke test --heavy`
 def test_a_blank_serveur_installs_from_its_master_armed_by_the_lycee_serveur(salle):
     """The same path for a serveur: `invoke install --serveur` arms the ci-serveur for the blank
     serveur's MAC with the serveur's own master; it installs, boots slot A healthy (its image cache
