@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,3 +64,12 @@ def region(tmp_path: Path) -> Path:
     dest = tmp_path / "grand-est"
     shutil.copytree(ROOT / "inventories" / "grand-est", dest)
     return dest
+
+
+def load_script(path: Path, name: str) -> Any:
+    """A Python script without .py (socle-slot, socle-stage) as a fresh module, reading the environment
+    as it is now."""
+    loader = importlib.machinery.SourceFileLoader(name, str(path))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader))
+    loader.exec_module(module)
+    return module

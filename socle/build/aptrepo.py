@@ -30,6 +30,7 @@ from socle.core.errors import SocleError, StepFailed
 from socle.core.files import write_atomic
 from socle.core.paths import cache_dir, dist_dir
 from socle.core.proc import run
+from socle.registry import store
 
 KEYRING = "socle-archive-keyring.gpg"
 #: where the build container sees the repository (a folder every Debian root filesystem has, empty)
@@ -101,14 +102,14 @@ def freeze(name: str, lock: dict[str, Any], container: str, *, description: str)
                 f"{len(bad)} .deb file(s) do not match the lock's sha256: {', '.join(sorted(bad)[:8])}",
                 hint="the mirror served other files than its index announced; try again later",
             )
-        _configure(repo, name, description)
+        home, key = signing.signer()
+        _configure(repo, name, description, key)
         debs = sorted(str(incoming / deb_name(n, p)) for n, p in packages.items())
-        env = {"GNUPGHOME": str(signing.signer()[0])}
+        env = {"GNUPGHOME": str(home)}
         for start in range(0, len(debs), 200):
             run(["reprepro", "--basedir", repo, "--export=never", "includedeb", name, *debs[start : start + 200]],
                 what=f"keep the lock's packages in {name}", env=env)  # fmt: skip
         run(["reprepro", "--basedir", repo, "export", name], what=f"sign the index of {name}", env=env)
-        home, key = signing.signer()
         keyring = subprocess.run(["gpg", "--batch", "--homedir", str(home), "--export", key], capture_output=True)
         if keyring.returncode or not keyring.stdout:
             raise StepFailed("cannot export the repository's public key", hint="check the signing key")
@@ -119,13 +120,8 @@ def freeze(name: str, lock: dict[str, Any], container: str, *, description: str)
 
 
 def _sha256(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """The file's sha256, None when it is not there."""
+    return store.sha256_file(path) if path.is_file() else None
 
 
 def _from_host_cache(packages: dict[str, dict[str, str]], incoming: Path) -> list[str]:
@@ -163,16 +159,13 @@ def _from_container(container: str, packages: dict[str, dict[str, str]], incomin
     run(["podman", "exec", container, "rm", "-rf", "/tmp/socle-freeze"], what="remove the fetched packages")
 
 
-def _configure(repo: Path, name: str, description: str) -> None:
+def _configure(repo: Path, name: str, description: str, key: str) -> None:
     """Add distribution ``name`` to reprepro's configuration (once), signed with the masters' key."""
     conf = repo / "conf" / "distributions"
     text = conf.read_text() if conf.exists() else ""
     if f"Codename: {name}\n" in text:
         return
-    stanza = (
-        f"Codename: {name}\nArchitectures: amd64\nComponents: main\n"
-        f"Description: {description}\nSignWith: {signing.signer()[1]}\n"
-    )
+    stanza = f"Codename: {name}\nArchitectures: amd64\nComponents: main\nDescription: {description}\nSignWith: {key}\n"
     write_atomic(conf, (text.rstrip("\n") + "\n\n" if text.strip() else "") + stanza)
     options = repo / "conf" / "options"
     if not options.exists():

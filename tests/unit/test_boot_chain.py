@@ -5,8 +5,6 @@ tests/integration/test_salle_qemu.py.)"""
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import json
 import subprocess
 from pathlib import Path
@@ -19,16 +17,14 @@ from socle.core import sshid
 from socle.core.paths import ROOT
 from socle.operations.reimage import judge_boot
 from socle.registry.store import serial_of
+from tests.conftest import load_script
 
 SOCLE_SLOT = ROOT / "roles" / "reimage_client" / "files" / "usr" / "local" / "sbin" / "socle-slot"
 
 
 def load_socle_slot():
-    """socle-slot (a script without .py) as a fresh module, reading the environment as it is now."""
-    loader = importlib.machinery.SourceFileLoader("socle_slot", str(SOCLE_SLOT))
-    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("socle_slot", loader))
-    loader.exec_module(module)
-    return module
+    """socle-slot as a fresh module, reading the environment as it is now."""
+    return load_script(SOCLE_SLOT, "socle_slot")
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ keeps what it follows and the previous master."""
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import json
 
 import pytest
@@ -14,6 +12,7 @@ from socle.cli import pull
 from socle.core import wol
 from socle.core.paths import ROOT
 from socle.registry import store
+from tests.conftest import load_script
 
 SOCLE_STAGE = ROOT / "roles" / "image_cache" / "files" / "usr" / "local" / "sbin" / "socle-stage"
 
@@ -78,17 +77,10 @@ def test_the_publication_index_names_each_version_and_what_a_serveur_fetches(tmp
     assert index["versions"][1]["sums_sha256"] == store.sha256_file(root / "2026-2027.1" / "SHA256SUMS")
 
 
-def load_socle_stage():
-    loader = importlib.machinery.SourceFileLoader("socle_stage", str(SOCLE_STAGE))
-    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("socle_stage", loader))
-    loader.exec_module(module)
-    return module
-
-
 def test_a_serveur_keeps_what_it_follows_and_the_previous_master_only(tmp_path):
     """Wave moved to 2027-2028: of 2026-2027 the newest ci master stays (the previous one), 2025-2026 and
     a profile no salle runs any more go."""
-    stage = load_socle_stage()
+    stage = load_script(SOCLE_STAGE, "socle_stage")
     for version in ("2025-2026.4", "2026-2027.1", "2026-2027.2", "2027-2028.0"):
         for profile in ("ci", "old-profile"):
             folder = tmp_path / version.split(".")[0] / profile / version
