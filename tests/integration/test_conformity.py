@@ -141,7 +141,7 @@ def screenshot(page: Path, png: Path) -> None:
     """Render the report in headless Chromium, as a person would open it."""
     chromium = shutil.which("chromium")
     if not chromium:
-        pytest.skip("chromium not installed (invoke setup installs it)")
+        pytest.skip("chromium not installed (./socle.sh setup installs it)")
     subprocess.run(
         [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -174,7 +174,8 @@ def test_the_wave_gate_opens_only_on_fresh_results_of_every_school_of_the_previo
     for path, wave in zip(paths, ("pilot", "pilot", "1"), strict=True):
         school = yaml.safe_load(path.read_text())
         poste = next(p for s in school["salles"] for p in s["postes"])
-        salle = {"id": "INFO1", "usage": "salle informatique", "disciplines": ["nsi-snt"], "profile": "ci",
+        poste["hostname"] = f"{school['uai'].lower()}-gate-01"  # none of the fleet's containers
+        salle = {"id": "GATE", "usage": "salle informatique", "disciplines": ["nsi-snt"], "profile": "ci",
                  "postes": [poste]}  # fmt: skip
         school.update(wave=wave, serveurs=[], salles=[salle])
         path.write_text(inv_model.render(school))
