@@ -74,7 +74,7 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=470, help="lycée serveurs writing at the same time")
     args = parser.parse_args()
     if PG_BIN is None:
-        sys.exit("PostgreSQL is not installed (invoke setup installs the postgresql package)")
+        sys.exit("PostgreSQL is not installed (./socle.sh setup installs the postgresql package)")
     folder = Path(tempfile.mkdtemp(prefix="socle-region-"))
     folder.chmod(0o755)
     try:

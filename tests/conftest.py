@@ -73,3 +73,19 @@ def load_script(path: Path, name: str) -> Any:
     module = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader))
     loader.exec_module(module)
     return module
+
+
+def screenshot(page: Path, png: Path) -> None:
+    """Render the report in headless Chromium, as a person would open it."""
+    chromium = shutil.which("chromium")
+    if not chromium:
+        pytest.skip("chromium not installed (./socle.sh setup installs it)")
+    subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={png.parent / 'chromium-profile'}", "--window-size=1000,1400",
+         f"--screenshot={png}", page.as_uri()],
+        capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, "the report did not render"

@@ -8,11 +8,11 @@ DOCUMENTATION = r"""
 module: socle_patch_gate
 short_description: Decide whether a patch wave may run now (maintenance windows, wave gate)
 description:
-  - The decision C(invoke patch) makes, for a run AWX starts on a schedule: which établissements of
+  - The decision C(invoke patch) makes, for a run AWX starts on a schedule, which établissements of
     O(wave) are inside their maintenance window now (Europe/Paris, school holidays of their zone),
     and whether the previous wave's gate is open (every school with fresh results in the Région's
     results database, their mean conformity at or above the rollout's threshold).
-  - Fails, with the reason and the next window, when the gate is closed or no window is open: nothing
+  - Fails, with the reason and the next window, when the gate is closed or no window is open, and nothing
     is patched then.
   - Runs where socle is installed (the controller, or socle's execution environment) and reads the
     results database from C(SOCLE_HISTORY_DB).

@@ -6,10 +6,10 @@ DOCUMENTATION = r"""
 module: socle_stage_plan
 short_description: Decide which masters an établissement runs, and which its serveurs stage ahead
 description:
-  - The school year whose masters the établissement O(uai) runs today: the one its wave has moved
+  - The school year whose masters the établissement O(uai) runs today, the one its wave has moved
     to (C(masters/<year>/rollout.yml), C(starts)), what C(invoke reimage) assigns.
   - For the établissement O(uai) of the inventory, the (school year, profile) pairs its serveurs
-    follow each night (socle-stage): the profiles of its salles and of its serveurs, in the school
+    follow each night (socle-stage), the profiles of its salles and of its serveurs, in the school
     year its wave runs today and in a later year its wave moves to within O(ahead_days)
     (C(masters/<year>/rollout.yml), C(starts)).
   - Runs where socle is installed (the controller, or socle's execution environment).

@@ -1,9 +1,11 @@
-"""Conformity reports: per-host JSON, JUnit for machines, a self-contained HTML page for people."""
+"""Conformity reports: per-host JSON, JUnit for machines; for people, HTML pages from Jinja2 templates
+(``socle/templates/conformity/``): the Région (or the target) and one page per établissement."""
 
 from __future__ import annotations
 
-import html
 import json
+import re
+from collections import defaultdict
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -12,12 +14,19 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from socle.conformity.model import NOT_SEEN, SILENT_AFTER_H, HostResult
+from socle.conformity.model import NOT_SEEN, SILENT_AFTER_H, STATUSES, HostResult
+from socle.core import html
 from socle.core import junit as junit_xml
 
 COLORS = {"conformant": "#2a9d8f", "drift": "#e9c46a", "failed": "#e76f51", "not seen": "#8d99ae"}
 #: what a CMIL reads in the HTML page (the JSON and JUnit keep the English status names)
 LABELS_FR = {"conformant": "conforme", "drift": "écart", "failed": "échec", "not seen": "non vu"}
+#: salles listed on the Région page, least conformant first
+WORST_SALLES = 25
+#: établissements the terminal lists when a run covers several, least conformant first
+TERMINAL_SCHOOLS = 20
+#: a UAI that may name a file (7 digits and a letter)
+UAI_FILE = re.compile(r"[0-9]{7}[A-Z]")
 
 
 def write(out: Path, summary: dict[str, Any], results: list[HostResult], history: dict[str, Any]) -> None:
@@ -27,7 +36,9 @@ def write(out: Path, summary: dict[str, Any], results: list[HostResult], history
         (hosts / f"{r.host}.json").write_text(json.dumps(asdict(r), indent=1, sort_keys=True, default=str) + "\n")
     (out / "summary.json").write_text(json.dumps({**summary, "history": history}, indent=1, sort_keys=True) + "\n")
     (out / "junit.xml").write_text(junit(results))
-    (out / "report.html").write_text(page(summary, results, history))
+    for name, text in pages(summary, results, history).items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text(text)
     terminal(summary, results, out)
 
 
@@ -44,122 +55,105 @@ def junit(results: list[HostResult]) -> str:
     return junit_xml.suite("conformity", cases)
 
 
-def _bars(title: str, rows: dict[str, dict[str, Any]]) -> str:
-    """Horizontal bar chart (SVG) of conformity % per key."""
-    height = 26 * len(rows) + 30
-    parts = [f'<svg class="chart" role="img" aria-label="{html.escape(title)}" width="760" height="{height}">']
-    for i, (label, row) in enumerate(rows.items()):
-        y = 20 + 26 * i
-        pct = row["percent"]
-        color = COLORS["conformant"] if pct >= 95 else COLORS["drift"] if pct >= 70 else COLORS["failed"]
-        parts.append(f'<text x="0" y="{y + 14}" class="lbl">{html.escape(label)}</text>')
-        parts.append(f'<rect x="230" y="{y}" width="{max(1, 4.8 * pct):.0f}" height="18" fill="{color}"/>')
-        parts.append(f'<text x="{236 + 4.8 * pct:.0f}" y="{y + 14}" class="val">{pct:.1f} %</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+def fr(value: float) -> str:
+    """A number as a French reader writes it (decimal comma)."""
+    return f"{value:g}".replace(".", ",") if isinstance(value, float) else str(value)
 
 
-def _trend(trend: list[dict[str, Any]]) -> str:
-    if len(trend) < 2:
-        return "<p>La courbe apparaît à partir de deux passages.</p>"
-    w, h = 760, 160
-    step = (w - 60) / (len(trend) - 1)
-    points = " ".join(f"{40 + i * step:.0f},{h - 20 - (h - 40) * t['percent'] / 100:.0f}" for i, t in enumerate(trend))
-    return (
-        f'<svg class="chart" role="img" aria-label="trend" width="{w}" height="{h}">'
-        f'<line x1="40" y1="{h - 20}" x2="{w - 20}" y2="{h - 20}" stroke="#999"/>'
-        f'<text x="0" y="24" class="val">100 %</text><text x="0" y="{h - 20}" class="val">0 %</text>'
-        f'<polyline fill="none" stroke="{COLORS["conformant"]}" stroke-width="3" points="{points}"/></svg>'
+def tone(percent: float) -> str:
+    """A bar's colour: green from 95 %, amber from 70 %, red below."""
+    return COLORS["conformant"] if percent >= 95 else COLORS["drift"] if percent >= 70 else COLORS["failed"]
+
+
+def _row(key: str, counts: dict[str, Any]) -> dict[str, Any]:
+    """A table row of counts (per établissement or per salle)."""
+    hosts = sum(counts.get(s, 0) for s in STATUSES)
+    row = {s.replace(" ", "_"): counts.get(s, 0) for s in STATUSES}
+    return {**row, "key": key, "hosts": hosts, "seen": hosts - row["not_seen"], "percent": counts["percent"]}
+
+
+def school_page(uai: str) -> str | None:
+    """Where an établissement's page is written, relative to the report (None for a UAI that cannot
+    name a file: results are hostile input)."""
+    return f"etablissements/{uai}.html" if UAI_FILE.fullmatch(uai) else None
+
+
+def pages(summary: dict[str, Any], results: list[HostResult], history: dict[str, Any]) -> dict[str, str]:
+    """The report's pages, by path relative to it: ``report.html`` (a table per établissement, the
+    least conformant salles, the trend) and one page per établissement (per salle, per poste), so
+    that 200,000 postes stay readable."""
+    env = html.environment()
+    env.filters.update(fr=fr, tone=tone)
+    salles = [
+        {**_row(key, counts), "uai": key.split("/", 1)[0], "salle": key.split("/", 1)[1]}
+        for key, counts in summary["per_salle"].items()
+    ]
+    for salle in salles:
+        page = school_page(salle["uai"])
+        salle["page"] = page and f"{page}#salle-{salle['salle']}"
+    per_school = summary["per_etablissement"].items()
+    schools = sorted(
+        ({**_row(uai, counts), "uai": uai, "page": school_page(uai)} for uai, counts in per_school),
+        key=lambda s: (s["seen"] == 0, s["percent"], s["uai"]),
     )
-
-
-def _latency(kpi: dict[str, Any]) -> str:
-    """Patch latency KPI: hours from a security update's availability to its installation."""
-    if not kpi["hosts"]:
-        return "<p>Aucun correctif de sécurité installé par socle sur ces postes ces 90 derniers jours.</p>"
-    rows = {"médiane": kpi["median"], "90e centile": kpi["p90"], "maximum": kpi["max"]}
-    top = max(rows.values()) or 1
-    bars = "".join(
-        f'<text class="lbl" x="0" y="{22 * i + 15}">{k}</text>'
-        f'<rect x="110" y="{22 * i + 3}" width="{max(2, 360 * v / top):.0f}" height="16" fill="#4a7ab7"/>'
-        f'<text class="val" x="{118 + 360 * v / top:.0f}" y="{22 * i + 15}">{v} h</text>'
-        for i, (k, v) in enumerate(rows.items())
-    )
-    return (
-        f"<p>Délai entre la publication d'un correctif de sécurité et son installation, sur {kpi['hosts']} "
-        f'machine(s) (90 derniers jours).</p><svg width="560" height="{22 * len(rows) + 6}" role="img" '
-        f'aria-label="latence des correctifs">{bars}</svg>'
-    )
-
-
-def _silent(silent: list[dict[str, Any]]) -> str:
-    """The établissements whose lycée serveur has sent nothing for too long (pull mode)."""
-    if not silent:
-        return ""
-    rows = "".join(f"<tr><td>{html.escape(str(s['uai']))}</td><td>{html.escape(str(s['last'] or 'jamais'))}</td></tr>"
-                   for s in silent)  # fmt: skip
-    return (f"<h2>Établissements sans résultat depuis plus de {SILENT_AFTER_H} h</h2>"
-            f"<table><tr><th>UAI</th><th>dernier résultat</th></tr>{rows}</table>")  # fmt: skip
-
-
-def page(summary: dict[str, Any], results: list[HostResult], history: dict[str, Any]) -> str:
-    st = summary["statuses"]
-    cards = "".join(
-        f'<div class="card" style="border-color:{COLORS[k]}"><b>{st.get(k, 0)}</b><br>{LABELS_FR[k]}</div>'
-        for k in COLORS
-    )
-    drifts = "".join(f"<tr><td>{html.escape(k)}</td><td>{n}</td></tr>" for k, n in summary["top_drifts"])
-    rows = []
-    for r in sorted(results, key=lambda r: (r.status == "conformant", r.uai, r.salle, r.host)):
-        detail = html.escape(r.reason) or "<br>".join(html.escape(f"[{d.category}] {d.message}") for d in r.drifts[:8])
-        more = f" (+{len(r.drifts) - 8})" if len(r.drifts) > 8 else ""
-        last = history["last_conformant"].get(r.host) or "jamais"
-        rows.append(
-            f"<tr><td>{html.escape(r.host)}</td><td>{html.escape(r.uai)}</td><td>{html.escape(r.salle)}</td>"
-            f'<td style="color:{COLORS.get(r.status, "#000")}"><b>{LABELS_FR.get(r.status, r.status)}</b></td>'
-            f"<td>{last}</td><td>{html.escape(r.last_patch or '—')}</td>"
-            f"<td>{'—' if r.patch_latency_h is None else r.patch_latency_h}</td>"
-            f"<td>{detail}{more}</td></tr>"
+    worst = sorted((s for s in salles if s["seen"] and s["percent"] < 100), key=lambda s: (s["percent"], -s["seen"]))
+    trend = history["trend"]
+    statuses = summary["statuses"]
+    common = {"summary": summary, "colors": COLORS, "labels": LABELS_FR}
+    out = {
+        "report.html": env.get_template("conformity/region.html.j2").render(
+            **common,
+            scope="Région" if summary["target"] in ("all", "region") else summary["target"],
+            schools=schools,
+            worst_salles=worst[:WORST_SALLES],
+            silent=summary.get("silent") or [],
+            silent_after_h=SILENT_AFTER_H,
+            statuses=[{"label": LABELS_FR[k], "color": c, "count": statuses.get(k, 0)} for k, c in COLORS.items()],
+            trend=html.line_chart([t["percent"] for t in trend], top=100) if len(trend) > 1 else None,
+            latency=summary["patch_latency_h"],
         )
-    return f"""<!DOCTYPE html>
-<html lang="fr"><head><meta charset="utf-8"><title>Conformité — {summary["when"]}</title>
-<style>
-body {{ font-family: DejaVu Sans, sans-serif; margin: 24px; color: #222; }}
-h1 {{ font-size: 22px; }} h2 {{ font-size: 17px; margin-top: 28px; }}
-.cards {{ display: flex; gap: 12px; }} .card {{ border-left: 6px solid; padding: 8px 14px; background: #f6f6f6; }}
-.card b {{ font-size: 22px; }} table {{ border-collapse: collapse; font-size: 13px; }}
-td, th {{ border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: top; }}
-.lbl {{ font-size: 12px; }} .val {{ font-size: 11px; fill: #444; }}
-</style></head><body>
-<h1>Conformité des postes — {summary["target"]} — {summary["when"]}</h1>
-<p><b>{summary["conformity_percent"]} %</b> des {summary.get("seen", summary["hosts"])} postes vus cette nuit
-sont conformes ({summary["hosts"]} attendus ; un poste éteint est « non vu » et ne compte ni comme conforme
-ni comme écart ; durée {summary["duration_s"]} s).</p>{_silent(summary.get("silent") or [])}
-<div class="cards">{cards}</div>
-<h2>Par établissement</h2>{_bars("par établissement", summary["per_etablissement"])}
-<h2>Par salle</h2>{_bars("par salle", summary["per_salle"])}
-<h2>Latence des correctifs de sécurité</h2>{_latency(summary["patch_latency_h"])}
-<h2>Tendance</h2>{_trend(history["trend"])}
-<h2>Écarts les plus fréquents</h2><table><tr><th>écart</th><th>postes</th></tr>{drifts}</table>
-<h2>Postes</h2><table><tr><th>poste</th><th>UAI</th><th>salle</th><th>état</th>
-<th>dernier état conforme</th><th>dernier correctif</th><th>latence correctifs (h)</th><th>détail</th></tr>
-{"".join(rows)}</table>
-</body></html>
-"""
+    }
+    by_school: dict[str, list[HostResult]] = defaultdict(list)
+    for r in results:
+        by_school[r.uai].append(r)
+    for school in schools:
+        if not school["page"]:
+            continue
+        hosts = sorted(by_school[school["uai"]], key=lambda r: (r.status == "conformant", r.host))
+        rows = [s for s in salles if s["uai"] == school["uai"]]
+        for salle in rows:
+            salle["postes"] = [
+                {**asdict(r), "last_conformant": history["last_conformant"].get(r.host)}
+                for r in hosts if r.salle == salle["salle"]
+            ]  # fmt: skip
+        out[school["page"]] = env.get_template("conformity/etablissement.html.j2").render(
+            **common, school=school, salles=sorted(rows, key=lambda s: (s["percent"], s["salle"])), up="../report.html"
+        )
+    return out
 
 
 def terminal(summary: dict[str, Any], results: list[HostResult], out: Path) -> None:
+    """The operator's summary: per salle for one établissement; for more, the least conformant
+    établissements (the pages have the rest)."""
     console = Console(stderr=True)
     table = Table(title=escape(f"conformity {summary['target']} — {summary['conformity_percent']} % conformant"))
-    for col in ("salle", "postes", *COLORS):
-        table.add_column(col, justify="right" if col != "salle" else "left")
-    for key, row in summary["per_salle"].items():
+    one = len(summary["per_etablissement"]) <= 1
+    rows = summary["per_salle"] if one else summary["per_etablissement"]
+    keys = list(rows) if one else sorted(rows, key=lambda k: rows[k]["percent"])[:TERMINAL_SCHOOLS]
+    for col in ("salle" if one else "établissement", "postes", *COLORS):
+        table.add_column(col, justify="left" if col in ("salle", "établissement") else "right")
+    for key in keys:
+        row = rows[key]
         table.add_row(escape(key), str(sum(row.get(s, 0) for s in COLORS)), *(str(row.get(s, 0)) for s in COLORS))
     console.print(table)
+    if len(keys) < len(rows):
+        console.print(f"  … and {len(rows) - len(keys)} more établissement(s) in the report", markup=False)
     for school in summary.get("silent") or []:
         console.print(f"  no result from {school['uai']} since {school['last'] or 'ever'}", markup=False)
     for name, count in summary["top_drifts"][:5]:
         console.print(f"  {count:4d} × {name}", markup=False)
     console.print(
-        f"reports: {out}/report.html, junit.xml, summary.json, hosts/", markup=False, soft_wrap=True
+        f"reports: {out}/report.html (and etablissements/), junit.xml, summary.json, hosts/",
+        markup=False,
+        soft_wrap=True,
     )  # a path is copied whole

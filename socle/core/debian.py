@@ -41,7 +41,7 @@ def fetch(release: str, mirror: str = DEFAULT_MIRROR) -> Path:
         except (urllib.error.URLError, OSError, lzma.LZMAError) as exc:
             raise SocleError(
                 f"cannot fetch the Debian package index {url}: {exc}",
-                hint="check the network to the Debian mirror, then run 'invoke setup' again",
+                hint="check the network to the Debian mirror, then run './socle.sh setup' again",
             ) from None
         name = version = size = ""
         for line in [*data.splitlines(), ""]:

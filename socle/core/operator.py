@@ -52,7 +52,7 @@ class Operator:
 
 def _keygen(*args: str, what: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     if not shutil.which("ssh-keygen"):
-        raise SocleError("ssh-keygen is not installed", hint="run 'invoke setup' (package openssh-client)")
+        raise SocleError("ssh-keygen is not installed", hint="run './socle.sh setup' (package openssh-client)")
     return subprocess.run(["ssh-keygen", *args], input=stdin, capture_output=True, text=True, timeout=60,
                           stdin=None if stdin is not None else subprocess.DEVNULL)  # fmt: skip
 

@@ -35,7 +35,7 @@ def run(
             check=False,
         )
     except FileNotFoundError:
-        raise StepFailed(f"{what}: command '{argv[0]}' not found", hint="run 'invoke setup' first") from None
+        raise StepFailed(f"{what}: command '{argv[0]}' not found", hint="run './socle.sh setup' first") from None
     except subprocess.TimeoutExpired:
         raise StepFailed(f"{what}: timed out after {timeout:.0f} s", hint=hint) from None
     if proc.returncode:

@@ -37,7 +37,7 @@ DEV_UID = "socle development signing key (not for production) <socle-dev@localho
 
 def _gpg(home: Path, *args: str, what: str) -> str:
     if not shutil.which("gpg"):
-        raise SocleError("gpg is not installed", hint="run 'invoke setup' (package gnupg)")
+        raise SocleError("gpg is not installed", hint="run './socle.sh setup' (package gnupg)")
     proc = subprocess.run(["gpg", "--batch", "--homedir", str(home), *args], capture_output=True, text=True)
     if proc.returncode != 0:
         raise StepFailed(f"{what} failed: {proc.stderr.strip()[-800:]}", hint="check the signing key (docs/reimage.md)")

@@ -33,7 +33,7 @@ CERT_VALIDITY = "-5m:+1825d"
 
 def _keygen(*args: str, what: str) -> str:
     if not shutil.which("ssh-keygen"):
-        raise SocleError("ssh-keygen is not installed", hint="run 'invoke setup' (package openssh-client)")
+        raise SocleError("ssh-keygen is not installed", hint="run './socle.sh setup' (package openssh-client)")
     proc = subprocess.run(["ssh-keygen", "-q", *args], capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
         raise StepFailed(f"{what} failed: {proc.stderr.strip()[-500:]}", hint="see docs/install.md (SSH identity)")

@@ -1,6 +1,6 @@
 """Host preparation: the Debian packages and the podman configuration the pipeline needs.
 
-``invoke setup`` calls :func:`setup`; every other task calls :func:`require` first, so that a
+``./socle.sh setup`` calls :func:`setup`; every other task calls :func:`require` first, so that a
 newcomer never meets a raw 'command not found'.
 """
 
@@ -61,7 +61,7 @@ REQUIRED_COMMANDS = {"podman": "podman", "mmdebstrap": "mmdebstrap", "mksquashfs
 
 CONTAINERS_CONF = Path(os.environ.get("SOCLE_CONTAINERS_CONF", "/etc/containers/containers.conf"))
 CONTAINERS_CONF_TEXT = """\
-# Managed by socle (invoke setup). Podman on this kind of host needs runc (crun refuses hybrid
+# Managed by socle (./socle.sh setup). Podman on this kind of host needs runc (crun refuses hybrid
 # cgroups) and explicit ulimits (the sandbox cannot raise RLIMIT_NOFILE/NPROC to podman's defaults).
 [containers]
 default_ulimits = [
@@ -126,7 +126,7 @@ def setup() -> HostState:
         if st.missing_packages:
             lines.append(setup_command(st.missing_packages))
         if not st.podman_conf_ok:
-            lines.append(f"sudo invoke setup   # writes {CONTAINERS_CONF}")
+            lines.append(f"sudo ./socle.sh setup   # writes {CONTAINERS_CONF}")
         raise SocleError(
             "this host is not ready and setup needs root",
             hint="run as root:\n    " + "\n    ".join(lines),
@@ -170,10 +170,10 @@ def require() -> None:
     if not missing and _podman_conf_ok():
         return
     if os.geteuid() == 0:
-        console.print("[yellow]host not ready: running 'invoke setup' first[/]")
+        console.print("[yellow]host not ready: running './socle.sh setup' first[/]")
         setup()
         return
     raise SocleError(
         f"missing on this host: {', '.join(missing) or 'podman configuration'}",
-        hint="run 'sudo invoke setup' once (it installs the Debian packages and configures podman)",
+        hint="run 'sudo ./socle.sh setup' once (it installs the Debian packages and configures podman)",
     )

@@ -13,17 +13,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from socle.conformity import history as conformity_history
-from socle.core import history
+from socle.core import history, html
 from socle.core.errors import SocleError
 from socle.core.files import write_atomic
-from socle.core.paths import ROOT
 from socle.inventory.model import fast_load
 from socle.review import kpis
 
-TEMPLATES = ROOT / "socle" / "templates" / "review"
 MONTHS_FR = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
              "novembre", "décembre"]  # fmt: skip
 
@@ -109,33 +105,21 @@ def num(x: float | None, unit: str = "") -> str:
     return "—" if x is None else f"{x:.1f}{unit}".replace(".", ",")
 
 
-def _line(values: list[float | None], width: int = 560, height: int = 120) -> dict[str, Any]:
-    """SVG points of a 12-month line (gaps where a month has no value)."""
-    known = [v for v in values if v is not None]
-    top = max(known, default=1) or 1
-    step = width / max(1, len(values) - 1)
-    points = [(round(i * step, 1), round(height - (v / top) * (height - 10), 1)) for i, v in enumerate(values)
-              if v is not None]  # fmt: skip
-    return {"points": " ".join(f"{x},{y}" for x, y in points), "dots": points, "top": top, "width": width,
-            "height": height}  # fmt: skip
-
-
 def render_html(ctx: dict[str, Any]) -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined)  # fmt: skip
+    env = html.environment()
     env.filters.update(pct=pct, num=num)
     trend = ctx["trend"]
     charts = {
-        "mttr": _line([trend[m].mttr_h for m in ctx["months"]]),
-        "ftf": _line(
+        "mttr": html.line_chart([trend[m].mttr_h for m in ctx["months"]]),
+        "ftf": html.line_chart(
             [None if trend[m].first_time_fix is None else 100 * trend[m].first_time_fix for m in ctx["months"]]
         ),
-        "conformity": _line(
+        "conformity": html.line_chart(
             [None if trend[m].conformity.rate is None else 100 * trend[m].conformity.rate for m in ctx["months"]]
         ),
-        "interventions": _line([float(trend[m].interventions) for m in ctx["months"]]),
+        "interventions": html.line_chart([float(trend[m].interventions) for m in ctx["months"]]),
     }
-    return env.get_template("revue.html.j2").render(**ctx, charts=charts)
+    return env.get_template("review/revue.html.j2").render(**ctx, charts=charts)
 
 
 def kpi_rows(ctx: dict[str, Any]) -> list[dict[str, Any]]:

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 import yaml
@@ -17,7 +15,7 @@ import yaml
 from socle.core.paths import ROOT
 from socle.inventory import generator
 from socle.inventory import model as inv_model
-from tests.conftest import run_invoke
+from tests.conftest import run_invoke, screenshot
 from tests.integration.conftest import CiMaster, wait_booted
 
 pytestmark = pytest.mark.integration
@@ -118,9 +116,12 @@ def test_every_injected_drift_is_caught_and_attributed(fleet, tmp_path):
     assert junit.get("tests") == "6" and junit.get("failures") == "4"
     assert junit.find(f".//testcase[@name='{who['down']}']/skipped") is not None
     page = (report / "report.html").read_text()
-    assert page.count("<svg") >= 2 and who["sshd"] in page
+    school = (report / "etablissements" / f"{UAI}.html").read_text()
+    assert f'href="etablissements/{UAI}.html"' in page and f'href="etablissements/{UAI}.html#salle-INFO1"' in page
+    assert who["sshd"] in school and 'id="salle-INFO1"' in school and "PasswordAuthentication" in school
     assert "salle" in proc.stderr and "report.html" in proc.stderr
     screenshot(report / "report.html", report / "report.png")
+    screenshot(report / "etablissements" / f"{UAI}.html", report / "etablissement.png")
     # the CMIL's by-hand suite agrees with the nightly run, host by host
     env = {"SOCLE_DIST": str(fleet["dist"])}
     clean = run_pytest("tests/conformity", f"--hosts=podman://{who['clean']}", env=env)
@@ -135,22 +136,6 @@ def run_pytest(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[s
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
         cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, check=False,
     )  # fmt: skip
-
-
-def screenshot(page: Path, png: Path) -> None:
-    """Render the report in headless Chromium, as a person would open it."""
-    chromium = shutil.which("chromium")
-    if not chromium:
-        pytest.skip("chromium not installed (./socle.sh setup installs it)")
-    subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={png.parent / 'chromium-profile'}", "--window-size=1000,1400",
-         f"--screenshot={png}", page.as_uri()],
-        capture_output=True, timeout=120, check=False,
-    )  # fmt: skip
-    data = png.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, "the report did not render"
 
 
 def test_bad_target_is_a_clear_error():

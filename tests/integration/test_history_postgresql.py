@@ -30,7 +30,7 @@ def as_postgres(*cmd: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def postgresql():
     if PG_BIN is None:
-        pytest.skip("PostgreSQL is not installed (invoke setup installs the postgresql package)")
+        pytest.skip("PostgreSQL is not installed (./socle.sh setup installs the postgresql package)")
     folder = Path(tempfile.mkdtemp(prefix="socle-pg-"))
     folder.chmod(0o755)
     data, sock = folder / "data", folder / "s"

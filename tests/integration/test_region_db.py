@@ -26,7 +26,7 @@ REGION = ROOT / "inventories" / "grand-est"
 def region_db():
     """PostgreSQL in its own network namespace (veth: host 10.203.x.1, server 10.203.x.2), TLS only."""
     if pglab.PG_BIN is None or os.geteuid() != 0:
-        pytest.skip("needs root and PostgreSQL (invoke setup installs the postgresql package)")
+        pytest.skip("needs root and PostgreSQL (./socle.sh setup installs the postgresql package)")
     ns, index = f"socle-pg-{os.getpid()}", os.getpid() % 250
     host_ip, server_ip = f"10.203.{index}.1", f"10.203.{index}.2"
     server = None

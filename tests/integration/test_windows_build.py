@@ -27,7 +27,7 @@ from tests.conftest import run_invoke
 TOOLS = ("qemu-img", "qemu-system-x86_64", "swtpm", "xorriso", "wimcapture", "mkntfs", "sfdisk")
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(any(not shutil.which(t) for t in TOOLS), reason=f"needs {', '.join(TOOLS)} (invoke setup)"),
+    pytest.mark.skipif(any(not shutil.which(t) for t in TOOLS), reason=f"needs {', '.join(TOOLS)} (./socle.sh setup)"),
 ]
 
 

@@ -154,10 +154,16 @@ def test_the_region_report_reads_the_results_database_and_flags_silent_schools(t
     assert summary["ignored_rows"] == {"not in the inventory": 1, "unreadable": 3}
     # every host of the inventory is there; not one file outside hosts/, nothing unescaped
     assert summary["hosts"] == 4 * 121 and summary["seen"] == 2
-    assert sorted(p.name for p in (tmp_path / "region").iterdir()) == ["hosts", "junit.xml", "report.html",
-                                                                      "summary.json"]  # fmt: skip
+    assert sorted(p.name for p in (tmp_path / "region").iterdir()) == ["etablissements", "hosts", "junit.xml",
+                                                                      "report.html", "summary.json"]  # fmt: skip
     page = (tmp_path / "region" / "report.html").read_text()
     assert "<script>" not in page and "sans résultat depuis plus de 36 h" in page and "0541002W" in page
+    # one page per établissement, linked from the Région's, each with its salles and postes
+    schools = sorted(p.name for p in (tmp_path / "region" / "etablissements").iterdir())
+    assert schools == ["0541002W.html", "0571003F.html", "0671000Y.html", "0681001U.html"]
+    assert all(f'href="etablissements/{name}"' in page for name in schools)
+    school = (tmp_path / "region" / "etablissements" / "0671000Y.html").read_text()
+    assert 'id="salle-S101"' in school and mine[0].host in school and "écart" in school
 
 
 def test_the_gate_reads_fresh_results_of_every_school_of_the_previous_wave(tmp_path):

@@ -16,6 +16,6 @@ def test_non_root_gets_the_exact_command(monkeypatch):
         system.setup()
     except system.SocleError as err:
         assert "sudo apt-get install -y podman mmdebstrap" in err.hint
-        assert "sudo invoke setup" in err.hint
+        assert "sudo ./socle.sh setup" in err.hint
     else:
         raise AssertionError("setup must refuse to run without root")

@@ -140,7 +140,7 @@ def test_winrm_certificate_chains_to_the_build_ca(tmp_path):
         pkcs12.load_key_and_certificates(pfx.read_bytes(), b"wrong")
 
 
-@pytest.mark.skipif(not shutil.which("xorriso"), reason="xorriso not installed (invoke setup)")
+@pytest.mark.skipif(not shutil.which("xorriso"), reason="xorriso not installed (./socle.sh setup)")
 def test_answer_iso_holds_the_answer_file_and_the_winrm_opener(tmp_path, spec):
     _, pfx, password = answers.build_pki(tmp_path)
     iso = answers.answer_media(spec, tmp_path, build_password="one-time", pfx=pfx, pfx_password=password)
@@ -183,7 +183,7 @@ def test_qemu_command_isolates_the_build_network(tmp_path):
 
 
 # --- capture ----------------------------------------------------------------------------------------
-@pytest.mark.skipif(not shutil.which("sfdisk"), reason="sfdisk not installed (invoke setup)")
+@pytest.mark.skipif(not shutil.which("sfdisk"), reason="sfdisk not installed (./socle.sh setup)")
 def test_gpt_partitions_as_windows_setup_lays_them_out(tmp_path):
     disk = tmp_path / "disk.raw"
     disk.write_bytes(b"")

@@ -165,7 +165,7 @@ def _verify(ctx: LinuxContext, image: str) -> dict[str, Any]:
                     hint="see the warnings in the Lynis report; raise hardening or lower verify.lynis_min_score",
                 )
         elif cfg.get("lynis"):
-            results["lynis"] = {"skipped": "lynis is not installed on this host (invoke setup installs it)"}
+            results["lynis"] = {"skipped": "lynis is not installed on this host (./socle.sh setup installs it)"}
     finally:
         if lynis and lynis.poll() is None:
             lynis.kill()
@@ -192,7 +192,7 @@ def _openscap(ctx: LinuxContext, mount: str) -> dict[str, Any]:
         return {"skipped": f"no SCAP Security Guide content for Debian {release} on this host "
                            f"(have: {', '.join(have) or 'none'}); not applicable"}  # fmt: skip
     if not shutil.which("oscap-chroot"):
-        return {"skipped": "oscap-chroot not installed (invoke setup installs openscap-utils)"}
+        return {"skipped": "oscap-chroot not installed (./socle.sh setup installs openscap-utils)"}
     results = ctx.staging / "verify" / "openscap-results.xml"
     results.parent.mkdir(parents=True, exist_ok=True)
     cmd = ["oscap-chroot", mount, "xccdf", "eval", "--profile", ANSSI_MINIMAL, "--results", str(results)]

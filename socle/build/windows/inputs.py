@@ -135,7 +135,7 @@ def check_inputs(spec: MasterSpec, *, update_lock: bool = False) -> Inputs:
     missing = sorted({pkg for tool, pkg in TOOLS.items() if not shutil.which(tool)})
     missing += [f"ovmf ({p})" for p in ovmf(vm) if not p.exists()]
     if missing:
-        raise SocleError(f"the Windows build needs: {', '.join(missing)}", hint="run 'invoke setup'")
+        raise SocleError(f"the Windows build needs: {', '.join(missing)}", hint="run './socle.sh setup'")
     virtio = Path(os.environ.get("SOCLE_VIRTIO_ISO", win.get("virtio_iso", "")))
     if not str(virtio) or not virtio.is_file():
         raise SocleError(

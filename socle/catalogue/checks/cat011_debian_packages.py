@@ -10,7 +10,7 @@ from socle.core.yamlio import Document
 
 
 class DebianPackages(Check):
-    """every package exists in the target release's index (fetched by `invoke setup`, cached in
+    """every package exists in the target release's index (fetched by `./socle.sh setup`, cached in
     `.cache/debian-index/`; without it the check is skipped with a warning).
     """
 
@@ -36,7 +36,7 @@ class DebianPackages(Check):
                     "software_catalogue",
                     1,
                     message=f"Debian {release} package index not available: package names not checked",
-                    fix="run 'invoke setup' (or any check with network to the Debian mirror) once",
+                    fix="run './socle.sh setup' (or any check with network to the Debian mirror) once",
                     severity="warning",
                 )
                 continue

@@ -1,0 +1,84 @@
+"""README's first command on a fresh Debian with nothing but git: ``./socle.sh`` installs Python's
+venv support (as root), creates .venv, installs socle and runs the task. Debian 13 in CI, Debian 12
+with ``invoke test --heavy`` (the CI host itself is a Debian 12 that runs ``.ci/run``)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from socle.build import rootfs
+from socle.core.paths import ROOT
+
+pytestmark = pytest.mark.integration
+
+#: a user's fresh machine: minbase (no Python at all) with git to clone socle
+FRESH = ("git", "ca-certificates", "util-linux")
+
+SCRIPT = r"""
+set -u
+# the site's own CAs (a TLS proxy's) in the system store, as this host has them
+update-ca-certificates > /dev/null
+cp -a /src /opt/socle && chmod 0755 /opt/socle && cd /opt/socle
+fail() { echo "FAILED: $*"; exit 1; }
+command -v python3 && fail "the fresh image already has python3"
+
+# not root: told the one command to run as root, and nothing is created
+setpriv --reuid=65534 --regid=65534 --clear-groups ./socle.sh --version > /tmp/user.out 2>&1
+[ $? -eq 2 ] || fail "not root: expected exit 2"
+grep -q "apt-get install -y python3 python3-venv" /tmp/user.out || fail "not root: $(cat /tmp/user.out)"
+[ ! -e .venv ] || fail "not root: .venv was created"
+
+# root: the first command does everything
+./socle.sh --version || fail "--version"
+[ -x .venv/bin/socle ] || fail "no .venv/bin/socle"
+.venv/bin/python -c 'import pytest' 2>/dev/null && fail "the test tools came without the test command"
+./socle.sh catalogue.check --format json > /tmp/check.json || fail "catalogue.check"
+.venv/bin/python -c 'import json; json.load(open("/tmp/check.json"))' || fail "catalogue.check: not JSON"
+
+# a bad argument is one line with its fix, never a traceback
+./socle.sh inventory.generate --etabs abc --postes 3 > /tmp/bad.out 2>&1 && fail "--etabs abc was accepted"
+grep -q Traceback /tmp/bad.out && fail "traceback: $(cat /tmp/bad.out)"
+[ -s /tmp/bad.out ] || fail "a bad argument said nothing"
+echo "python: $(.venv/bin/python -V)"
+echo BOOTSTRAP-OK
+"""
+
+
+def tracked_tree(dest: Path) -> Path:
+    """The checkout as a clone would have it (tracked and new files, nothing ignored: no .venv, no dist)."""
+    names = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split("\0")  # fmt: skip
+    for name in filter(None, names):
+        src = ROOT / name
+        if src.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def site_cas() -> list[str]:
+    """This host's local CAs (its network's TLS proxy, if any), given to the fresh machine as its
+    administrators would: in /usr/local/share/ca-certificates."""
+    local = Path("/usr/local/share/ca-certificates")
+    return ["-v", f"{local}:{local}:ro"] if any(local.glob("*.crt")) else []
+
+
+@pytest.mark.parametrize("release", ["trixie", pytest.param("bookworm", marks=pytest.mark.heavy)])
+def test_the_first_command_on_a_fresh_debian(release, tmp_path):
+    spec = rootfs.RootfsSpec(release=release, packages=FRESH)
+    image = f"localhost/socle/fresh-{release}:{spec.key()}"
+    if not rootfs.image_exists(image):
+        rootfs.import_rootfs(rootfs.build_rootfs(spec), image)
+    src = tracked_tree(tmp_path / "checkout")
+    proc = subprocess.run(
+        ["podman", "run", "--rm", "-v", f"{src}:/src:ro", *site_cas(), image, "/bin/sh", "-c", SCRIPT],
+        capture_output=True, text=True, timeout=1500, check=False,
+    )  # fmt: skip
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "BOOTSTRAP-OK" in out, out[-4000:]
+    expected = {"trixie": "Python 3.13", "bookworm": "Python 3.11"}[release]
+    assert f"python: {expected}" in out
