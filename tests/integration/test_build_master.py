@@ -50,6 +50,10 @@ def test_artefacts_exist_and_match_the_manifest(first, masters_dir):
     assert (masters_dir / "2026-2027" / "ci.lock").exists()
     lynis = manifest["verification"]["lynis"]
     assert isinstance(lynis.get("hardening_index"), int), lynis
+    # OpenSCAP with content that knows trixie (data/openscap.yaml): rules judged, none failed
+    scap = manifest["verification"]["openscap"]
+    assert scap["content"].endswith("ssg-debian13-ds.xml") and scap["profile"] == "anssi_bp28_minimal", scap
+    assert scap["pass"] >= 10 and scap["fail"] == 0 and scap["failed"] == [] and scap["score"] == 100.0, scap
     sbom = json.loads((first / "sbom.cdx.json").read_text())
     assert sbom["bomFormat"] == "CycloneDX" and len(sbom["components"]) == len(manifest["packages"])
     from cyclonedx.schema import SchemaVersion

@@ -37,3 +37,8 @@ def test_root_password_locked(host):
 def test_setuid_audit_recorded(host):
     audit = host.file("/var/lib/socle/setuid-audit.txt").content_string.splitlines()
     assert "/usr/bin/sudo" in audit and "/usr/bin/passwd" in audit
+
+
+def test_forbidden_services_removed(host):
+    """R62: prepare installed a telnet client (as a desktop install might); the role purged it."""
+    assert not host.package("inetutils-telnet").is_installed

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from socle import __version__
+from socle.build.linux import openscap
 from socle.build.linux.configure import LinuxContext
 from socle.build.pipeline import timed
 from socle.build.rootfs import podman
@@ -174,34 +175,9 @@ def _verify(ctx: LinuxContext, image: str) -> dict[str, Any]:
     return results
 
 
-DEBIAN_NUMBERS = {"bullseye": 11, "bookworm": 12, "trixie": 13, "forky": 14}
-
-
-SSG_CONTENT = Path("/usr/share/xml/scap/ssg/content")
-
-
-ANSSI_MINIMAL = "xccdf_org.ssgproject.content_profile_anssi_bp28_minimal"
-
-
 def _openscap(ctx: LinuxContext, mount: str) -> dict[str, Any]:
-    """ANSSI BP-028 minimal profile of Debian's SCAP Security Guide, when it has content for this release."""
-    release = ctx.spec.data["base"]["release"]
-    content = SSG_CONTENT / f"ssg-debian{DEBIAN_NUMBERS.get(release, 0)}-ds.xml"
-    if not content.exists():
-        have = sorted(p.name for p in SSG_CONTENT.glob("ssg-debian*-ds.xml")) if SSG_CONTENT.is_dir() else []
-        return {"skipped": f"no SCAP Security Guide content for Debian {release} on this host "
-                           f"(have: {', '.join(have) or 'none'}); not applicable"}  # fmt: skip
-    if not shutil.which("oscap-chroot"):
-        return {"skipped": "oscap-chroot not installed (./socle.sh setup installs openscap-utils)"}
-    results = ctx.staging / "verify" / "openscap-results.xml"
-    results.parent.mkdir(parents=True, exist_ok=True)
-    cmd = ["oscap-chroot", mount, "xccdf", "eval", "--profile", ANSSI_MINIMAL, "--results", str(results)]
-    proc = subprocess.run([*cmd, str(content)], capture_output=True, text=True, check=False)
-    passed = proc.stdout.count("Result\tpass")
-    failed = proc.stdout.count("Result\tfail")
-    total = passed + failed
-    return {"profile": "anssi_bp28_minimal", "content": content.name, "pass": passed, "fail": failed,
-            "score": round(100 * passed / total, 1) if total else None}  # fmt: skip
+    """ANSSI BP-028 (data/openscap.yaml's profile) with SCAP Security Guide content for this release."""
+    return openscap.scan(mount, ctx.spec.data["base"]["release"], ctx.staging / "verify" / "openscap-results.xml")
 
 
 #: zstd level of the squashfs: 6 costs 55 s on a 9.7 GB desktop tree (2 cores) for 3.84 GB; mksquashfs's
