@@ -1,7 +1,8 @@
 #!/bin/sh
 # socle's bootstrap: on a fresh Debian 12 or 13 with nothing but git, `./socle.sh <task> [options]`
 # is all it takes. It installs Python's venv support (as root; otherwise it prints the command),
-# creates .venv, installs socle into it (with the test tools for `test` and `lint`), then runs
+# creates .venv, installs socle into it (with testinfra for `build-master`, the test tools for `test`
+# and `lint`), then runs
 # `socle <task>`. The tasks set this host up themselves when they need it (podman, mmdebstrap…).
 # Run it again at any time: each step is done once, and again only when pyproject.toml changes.
 set -eu
@@ -16,12 +17,17 @@ fi
 
 say() { printf 'socle.sh: %s\n' "$*" >&2; }
 
-# the task is the first argument that is not an option; test and lint need the test tools
+# the task is the first argument that is not an option: test and lint need the test tools, a build
+# the verification's (testinfra); other tasks need socle alone
 task=""
 for arg in "$@"; do
     case "$arg" in -*) ;; *) task=$arg; break ;; esac
 done
-case "$task" in test | lint) extra="[test]" ;; *) extra="" ;; esac
+case "$task" in
+test | lint) extra="[test]" ;;
+build-master) extra="[verify]" ;;
+*) extra="" ;;
+esac
 
 # 1. Python 3.11 to 3.13 with venv (Debian 12: 3.11, Debian 13: 3.13)
 python_ok() {
@@ -45,11 +51,15 @@ if [ ! -x "$venv/bin/python" ] && ! python_ok; then
     apt-get install -y -qq python3 python3-venv >/dev/null
 fi
 
-# 2. .venv with socle, installed again when pyproject.toml changes; the test tools, once there, stay
+# 2. .venv with socle, installed again when pyproject.toml changes; extras, once there, stay
+# ([test] holds [verify])
 stamp="$venv/.socle-installed"
 hash=$(sha256sum "$here/pyproject.toml" | cut -d' ' -f1)
 have=$(cat "$stamp" 2>/dev/null || true)
-[ "$have" != "$hash[test]" ] || extra="[test]"
+case "$have" in
+"$hash[test]") extra="[test]" ;;
+"$hash[verify]") [ "$extra" = "[test]" ] || extra="[verify]" ;;
+esac
 if [ "$have" != "$hash$extra" ]; then
     [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
     say "installing socle$extra into .venv (a few minutes the first time)"

@@ -3,6 +3,7 @@ artefacts and verification -> manifest, SBOM, signature (docs/masters.md)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import secrets
@@ -37,6 +38,11 @@ class Linux(Platform):
         if update_lock and patch:
             raise SocleError("--update-lock and --patch exclude each other", hint="a patch release keeps the lock")
         system.require()
+        if spec.data.get("verify", {}).get("testinfra", True) and importlib.util.find_spec("testinfra") is None:
+            raise SocleError(  # said now, not after minutes of building
+                "master verification needs pytest-testinfra, which this Python environment lacks",
+                hint="run './socle.sh build-master …' (it installs socle[verify]), or: pip install -e '.[verify]'",
+            )
         self.lock = None if update_lock else read_lock(spec)
         if patch and self.lock is None:
             raise SocleError(
