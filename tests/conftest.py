@@ -18,6 +18,8 @@ from socle.core.paths import ROOT
 
 # tests build and sign development masters: the explicit opt-in a production build never has
 os.environ.setdefault("SOCLE_DEV_SIGNING", "1")
+# the suite reads socle's English; tests/unit/test_i18n.py asks for French where it checks it
+os.environ["SOCLE_LANG"] = "en"
 # operations record into the history database: the session's own, not the checkout's
 os.environ.setdefault("SOCLE_HISTORY_DB", str(Path(tempfile.mkdtemp(prefix="socle-history-")) / "history.sqlite"))
 

@@ -16,6 +16,7 @@ from socle.catalogue.model import Catalogue, load_catalogue
 from socle.catalogue.selection import select_software
 from socle.core.errors import SocleError
 from socle.core.findings import errors
+from socle.core.i18n import translate
 from socle.core.paths import ROOT
 from socle.registry import specs
 
@@ -172,7 +173,7 @@ def _report(base: str, old: Catalogue, new: Catalogue, year: str, rooms: list[Ro
         for sid, need in sorted(seats_need.items()):
             seats = ((new.card(sid) or {}).get("licence") or {}).get("seats")
             if seats:
-                flag = "OK" if seats >= need else "**not enough seats**"
+                flag = "OK" if seats >= need else f"**{translate('not enough seats')}**"
                 seat_lines.append(f"| {sid} | {seats} | {need} | {flag} |")
         if seat_lines:
             out += ["", "### Licence seats", "", "| software | seats | postes concerned | |", "|---|---|---|---|"]
@@ -181,4 +182,4 @@ def _report(base: str, old: Catalogue, new: Catalogue, year: str, rooms: list[Ro
     errs = errors(findings)
     out += ["", "## Checks", "", f"{len(errs)} error(s), {len(findings) - len(errs)} warning(s)/note(s)."]
     out += [f"- `{f.check}` {f.file}:{f.line} {f.message}" for f in errs[:50]]
-    return "\n".join(out) + "\n"
+    return "\n".join(translate(line) for line in out) + "\n"  # in the reader's language (socle/locale/fr.yaml)

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from invoke.exceptions import Exit
 
+from socle.core import i18n
 from socle.core.errors import SocleError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -21,7 +22,7 @@ def guarded(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except SocleError as exc:
-            raise Exit(f"error: {exc}", code=exc.exit_code) from None
+            raise Exit(said(exc), code=exc.exit_code) from None
         except OSError as exc:  # a file the system refused that no check foresaw: one line, not a traceback
             where = f"{exc.filename}: " if exc.filename else ""
             raise Exit(f"error: {where}{exc.strerror or exc}", code=2) from None
@@ -29,6 +30,15 @@ def guarded(fn: F) -> F:
             raise Exit("interrupted: re-run the same command to resume", code=130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def said(exc: SocleError) -> str:
+    """The error as its reader reads it: French when SOCLE_LANG or the locale says so (CMIL)."""
+    if i18n.language() != "fr":
+        return f"error: {exc}"
+    where = f"{exc.where} : " if exc.where else ""
+    text = f"erreur : {where}{i18n.translate(exc.message)}"
+    return text + (f"\n  solution : {i18n.translate(exc.hint)}" if exc.hint else "")
 
 
 def whole_number(value: object, option: str, *, low: int = 0, high: int = 10**9) -> int:

@@ -9,11 +9,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from socle.core import junit
+from socle.core import i18n, junit
 from socle.core.errors import SocleError, StepFailed
 from socle.core.files import output_file, write_atomic
 
 SEVERITIES = ("error", "warning", "note")
+SEVERITIES_FR = {"error": "erreur", "warning": "avertissement", "note": "remarque"}
 
 
 @dataclass(frozen=True, order=True)
@@ -28,6 +29,9 @@ class Finding:
 
     def render(self) -> str:
         where = f"{self.file}:{self.line}" + (f" [{self.keypath}]" if self.keypath else "")
+        if i18n.language() == "fr":
+            text = f"{where} : {SEVERITIES_FR[self.severity]} {self.check} : {self.message}"
+            return text + (f"\n    solution : {self.fix}" if self.fix else "")
         text = f"{where}: {self.severity} {self.check}: {self.message}"
         return text + (f"\n    fix: {self.fix}" if self.fix else "")
 

@@ -27,6 +27,7 @@ from rich.table import Table
 from socle.core import history, playbook
 from socle.core.clock import run_id, utc_stamp
 from socle.core.errors import SocleError
+from socle.core.i18n import translate
 from socle.core.paths import ROOT
 from socle.core.playbook import load_raw
 from socle.inventory.model import DEFAULT_REGION
@@ -216,12 +217,12 @@ def show(outcomes: list[Installed], report: Path) -> None:
     where = rec["salle"] or f"serveur {outcomes[0].host}"
     table = Table(title=escape(f"install {rec['uai']} / {where} → {rec['master']} ({rec['duration_s']} s)"))
     for col in ("poste" if rec["salle"] else "serveur", "result", "seconds", "detail"):
-        table.add_column(col, overflow="fold")
+        table.add_column(translate(col), overflow="fold")
     for o in outcomes:
-        table.add_row(escape(o.host), f"[{STYLE[o.status]}]{o.status}[/]",
-                      "" if o.seconds is None else f"{o.seconds:.0f}", escape(o.detail))  # fmt: skip
+        table.add_row(escape(o.host), f"[{STYLE[o.status]}]{escape(translate(o.status))}[/]",
+                      "" if o.seconds is None else f"{o.seconds:.0f}", escape(translate(o.detail)))  # fmt: skip
     console.print(table)
-    console.print(f"intervention record: {report}/record.json", markup=False, soft_wrap=True)
+    console.print(translate(f"intervention record: {report}/record.json"), markup=False, soft_wrap=True)
 
 
 def failed(outcomes: list[Installed]) -> bool:

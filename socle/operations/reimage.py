@@ -22,6 +22,7 @@ from socle.core import history, operator, playbook
 from socle.core.clock import in_paris, run_id, utc_stamp
 from socle.core.errors import SocleError
 from socle.core.files import append_line, write_atomic
+from socle.core.i18n import translate
 from socle.core.paths import ROOT
 from socle.core.playbook import load_raw
 from socle.inventory.model import DEFAULT_REGION, fast_load
@@ -283,16 +284,13 @@ def show(outcomes: list[PosteOutcome], report: Path) -> None:
     title = f"{rec['operation']} {rec['uai']} / {rec['salle']}" + (f" → {rec['master']}" if rec["master"] else "")
     table = Table(title=escape(f"{title} ({rec['duration_s']} s)"))
     for col in ("poste", "result", "method", "seconds", "detail"):
-        table.add_column(col, overflow="fold")
+        table.add_column(translate(col), overflow="fold")
     for o in outcomes:
-        table.add_row(escape(o.host), f"[{STYLE[o.status]}]{o.status}[/]", escape(o.method),
-                      "" if o.seconds is None else f"{o.seconds:.1f}", escape(o.detail))  # fmt: skip
+        table.add_row(escape(o.host), f"[{STYLE[o.status]}]{escape(translate(o.status))}[/]", escape(o.method),
+                      "" if o.seconds is None else f"{o.seconds:.1f}", escape(translate(o.detail)))  # fmt: skip
     console.print(table)
-    console.print(
-        f"intervention record: {report}/record.json (and {report.parent}/interventions.jsonl)",
-        markup=False,
-        soft_wrap=True,
-    )  # a path is copied whole
+    record = f"{report}/record.json (and {report.parent}/interventions.jsonl)"
+    console.print(translate(f"intervention record: {record}"), markup=False, soft_wrap=True)  # a path is copied whole
 
 
 def failed(outcomes: list[PosteOutcome]) -> bool:

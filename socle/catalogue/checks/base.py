@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from socle.catalogue.model import Catalogue
 from socle.core.findings import Finding
+from socle.core.i18n import translate
 from socle.core.yamlio import Document, KeyPath, format_keypath
 
 #: checks no waiver can silence: an installer fetched over HTTP, a download without its sha256 (CAT005),
@@ -90,4 +91,5 @@ class Check:
         """A finding at a file and line (where there is no document to locate it in)."""
         if severity not in self.severities:
             raise ValueError(f"{self.id} declares {self.severities}, not {severity}")
-        self.ctx.findings.append(Finding(file, line, self.id, severity, keypath, message, fix))
+        # in the reader's language (SOCLE_LANG, the locale): teachers read these in their merge request
+        self.ctx.findings.append(Finding(file, line, self.id, severity, keypath, translate(message), translate(fix)))
