@@ -243,17 +243,18 @@ def catalogue_diff(c, base="origin/main", output=""):
         "debian_package": "Debian package in trixie (new card)",
         "licence": "SPDX licence id (new card)",
         "year": "school year of the request (default: next rentrée)",
+        "from_issue": "read the values from an issue written with the « Demande de logiciel » form (a file)",
     },
 )
 @guarded
 def catalogue_request(
     c, software="", discipline="", function="", levels="", requester="", uai="", rationale="", name="",
-    publisher="", homepage="", summary="", debian_package="", licence="", year="",
+    publisher="", homepage="", summary="", debian_package="", licence="", year="", from_issue="",
 ):  # fmt: skip
     """Scaffold a teacher's request (card + table row), validated before anything is written."""
     from socle.cli import catalogue as cli
 
-    cli.request({k: v for k, v in locals().items() if k not in {"c", "cli"}})
+    cli.request({k: v for k, v in locals().items() if k not in {"c", "cli", "from_issue"}}, from_issue=from_issue)
 
 
 # --- inventory ------------------------------------------------------------------------------

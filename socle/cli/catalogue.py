@@ -6,12 +6,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from socle.catalogue import checks
+from socle.catalogue import checks, issue
 from socle.catalogue import request as requests
 from socle.catalogue.diff import Room
 from socle.catalogue.diff import diff as impact
 from socle.core.errors import StepFailed
-from socle.core.files import output_file, write_atomic
+from socle.core.files import output_file, read_input, write_atomic
 from socle.core.findings import present
 from socle.core.paths import ROOT, rel
 from socle.inventory.model import rooms_summary
@@ -35,8 +35,15 @@ def diff(*, base: str, output: str | None = None) -> None:
         print(report, end="")
 
 
-def request(values: dict[str, str]) -> None:
-    written = requests.request(values, ask=requests.terminal_ask)
+def request(values: dict[str, str], *, from_issue: str = "") -> None:
+    """A request from options (asked in a terminal), or from an issue form's body (CI: never asks)."""
+    ask = requests.terminal_ask
+    if from_issue:
+        path = Path(from_issue)
+        body = read_input(path, max_bytes=issue.MAX_BODY * 4, what="the issue body")
+        values = {**issue.fields(body, source=str(path)), **{k: v for k, v in values.items() if v}}
+        ask = None
+    written = requests.request(values, ask=ask)
     for path in written:
         console.print(f"[green]wrote[/] {rel(path)}")
     console.print(

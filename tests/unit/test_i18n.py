@@ -19,6 +19,8 @@ from .test_catalogue_pr import ROOMS, repo  # noqa: F401 (the fixture)
 #: where teachers' and CMIL's messages are written: (files, keyword arguments or error classes read)
 SOURCES = {
     "catalogue checks": (sorted((ROOT / "socle" / "catalogue" / "checks").glob("cat*.py")), ("message", "fix")),
+    # a request from an issue form: what is wrong comes back as a comment on the teacher's issue
+    "requests": ([ROOT / "socle" / "catalogue" / p for p in ("issue.py", "request.py")], ("SocleError",)),
     "operations": (
         [ROOT / "socle" / p for p in ("operations/reimage.py", "operations/install.py", "cli/operations.py",
                                       "cli/__init__.py")],
