@@ -91,3 +91,15 @@ def screenshot(page: Path, png: Path) -> None:
     )  # fmt: skip
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, "the report did not render"
+
+
+def tracked_tree(dest: Path) -> Path:
+    """The checkout as a clone would have it (tracked and new files, nothing ignored: no .venv, no dist)."""
+    names = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split("\0")  # fmt: skip
+    for name in filter(None, names):
+        src = ROOT / name
+        if src.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    return dest

@@ -35,7 +35,6 @@ SYSTEM_PACKAGES: dict[str, str] = {
     "git": "catalogue revision in manifests, catalogue diff",
     "lynis": "master verification (security audit score)",
     "openscap-scanner": "master verification (OpenSCAP)",
-    "ssg-debian": "OpenSCAP content: ANSSI BP-028 profiles for Debian",
     "openscap-utils": "oscap-chroot: OpenSCAP on a master's root filesystem",
     "chromium": "headless check that conformity reports render (screenshot test)",
     "apt-utils": "apt-ftparchive: the signed test apt repository of the patch tests",
@@ -54,6 +53,7 @@ SYSTEM_PACKAGES: dict[str, str] = {
     "openssh-client": "the controller's SSH to postes; ssh-keygen signs host certificates",
     "reprepro": "the Région's frozen apt repository: every lock's .deb files, signed (masters rebuild a year later)",
     "postgresql": "a throwaway PostgreSQL cluster: the history database as the Région runs it (tests)",
+    "rsync": "gitlab-ci-local copies the checkout with it (the merge-request pipeline's local test)",
 }
 
 #: Commands that must exist once the packages are installed.

@@ -4,14 +4,13 @@ with ``invoke test --heavy`` (the CI host itself is a Debian 12 that runs ``.ci/
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from socle.build import rootfs
-from socle.core.paths import ROOT
+from tests.conftest import tracked_tree
 
 pytestmark = pytest.mark.integration
 
@@ -46,18 +45,6 @@ grep -q Traceback /tmp/bad.out && fail "traceback: $(cat /tmp/bad.out)"
 echo "python: $(.venv/bin/python -V)"
 echo BOOTSTRAP-OK
 """
-
-
-def tracked_tree(dest: Path) -> Path:
-    """The checkout as a clone would have it (tracked and new files, nothing ignored: no .venv, no dist)."""
-    names = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.split("\0")  # fmt: skip
-    for name in filter(None, names):
-        src = ROOT / name
-        if src.is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / name)
-    return dest
 
 
 def site_cas() -> list[str]:
