@@ -45,16 +45,18 @@ def request(
     root: Path | None = None,
     ask: Callable[[str, str], str] | None = None,
     today: dt.date | None = None,
+    form: dict[str, str] | None = None,
 ) -> list[Path]:
-    """Scaffold a card (when new) and a table row; validate everything before writing anything."""
+    """Scaffold a card (when new) and a table row; validate everything before writing anything.
+    ``form`` names the values as the issue form does (key -> label), for a request written there."""
     root = root or CATALOGUE_DIR
     # one request at a time on this catalogue: a second teacher's request waits, then adds its own row
     with locked(root, what="the software catalogue"):
-        return _request(values, root=root, ask=ask, today=today or dt.date.today())
+        return _request(values, root=root, ask=ask, today=today or dt.date.today(), form=form)
 
 
 def _request(values: dict[str, str], *, root: Path, ask: Callable[[str, str], str] | None,
-             today: dt.date) -> list[Path]:  # fmt: skip
+             today: dt.date, form: dict[str, str] | None) -> list[Path]:  # fmt: skip
     values = {k: v for k, v in values.items() if v}
     cat = load_catalogue(root)
     needed = dict(FIELDS)
@@ -66,6 +68,10 @@ def _request(values: dict[str, str], *, root: Path, ask: Callable[[str, str], st
         if key == "software" and values.get("software") in cat.cards:
             needed = {k: v for k, v in needed.items() if k not in CARD_FIELDS}
     missing = [k for k in needed if not values.get(k)]
+    if missing and form:
+        labels = ", ".join(f"« {form.get(k, k)} »" for k in missing)
+        hint = "fill in these fields of the issue (a software without a card needs them all)"
+        raise SocleError(f"missing in the form: {labels}", hint=hint)
     if missing:
         opts = " ".join(f"--{k.replace('_', '-')}=…" for k in missing)
         raise SocleError(f"missing: {', '.join(missing)}", hint=f"give them as options: {opts} (or run in a terminal)")

@@ -37,13 +37,13 @@ def diff(*, base: str, output: str | None = None) -> None:
 
 def request(values: dict[str, str], *, from_issue: str = "") -> None:
     """A request from options (asked in a terminal), or from an issue form's body (CI: never asks)."""
-    ask = requests.terminal_ask
+    ask, form = requests.terminal_ask, None
     if from_issue:
         path = Path(from_issue)
         body = read_input(path, max_bytes=issue.MAX_BODY * 4, what="the issue body")
         values = {**issue.fields(body, source=str(path)), **{k: v for k, v in values.items() if v}}
-        ask = None
-    written = requests.request(values, ask=ask)
+        ask, form = None, {key: label for label, key in issue.FIELDS.items()}
+    written = requests.request(values, ask=ask, form=form)
     for path in written:
         console.print(f"[green]wrote[/] {rel(path)}")
     console.print(

