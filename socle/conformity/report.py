@@ -113,22 +113,23 @@ def pages(summary: dict[str, Any], results: list[HostResult], history: dict[str,
             latency=summary["patch_latency_h"],
         )
     }
-    by_school: dict[str, list[HostResult]] = defaultdict(list)
-    for r in results:
-        by_school[r.uai].append(r)
+    by_salle: dict[tuple[str, str], list[HostResult]] = defaultdict(list)
+    for r in sorted(results, key=lambda r: (r.status == "conformant", r.host)):
+        by_salle[(r.uai, r.salle)].append(r)
+    page = env.get_template("conformity/etablissement.html.j2")
+    salles_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for salle in salles:
+        salles_of[salle["uai"]].append(salle)
     for school in schools:
         if not school["page"]:
             continue
-        hosts = sorted(by_school[school["uai"]], key=lambda r: (r.status == "conformant", r.host))
-        rows = [s for s in salles if s["uai"] == school["uai"]]
+        rows = salles_of[school["uai"]]
         for salle in rows:
-            salle["postes"] = [
-                {**asdict(r), "last_conformant": history["last_conformant"].get(r.host)}
-                for r in hosts if r.salle == salle["salle"]
-            ]  # fmt: skip
-        out[school["page"]] = env.get_template("conformity/etablissement.html.j2").render(
-            **common, school=school, salles=sorted(rows, key=lambda s: (s["percent"], s["salle"])), up="../report.html"
-        )
+            salle["postes"] = by_salle[(school["uai"], salle["salle"])]
+        out[school["page"]] = page.render(
+            **common, school=school, salles=sorted(rows, key=lambda s: (s["percent"], s["salle"])), up="../report.html",
+            last_conformant=history["last_conformant"],
+        )  # fmt: skip
     return out
 
 
