@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from socle.catalogue import checks as catalogue_checks
+from socle.catalogue import issue
 from socle.core import yamlio
 from socle.core.errors import SocleError
 from socle.core.paths import ROOT
@@ -89,6 +90,22 @@ def test_hostile_yaml_text_is_a_document_or_a_located_error(text):
             yamlio.loads(text, "t.yaml")
         except SocleError as exc:
             assert exc.where and exc.where.startswith("t.yaml")
+
+
+headings = st.sampled_from([f"### {label}" for label in issue.FIELDS] + ["### Autre", "##", "### Discipline *"])
+
+
+@given(lines=st.lists(st.one_of(headings, st.text(max_size=80), st.sampled_from(NASTY)), max_size=30))
+def test_hostile_issue_bodies_become_values_or_a_located_error(lines):
+    """A teacher's issue (catalogue.request --from-issue): known fields only, each value one line of text."""
+    with bounded():
+        try:
+            values = issue.fields("\n".join(lines))
+        except SocleError as exc:
+            assert exc.message.startswith("issue")
+            return
+        assert set(values) <= set(issue.FIELDS.values())
+        assert all("\n" not in v and v == v.strip() for v in values.values())
 
 
 cells = st.one_of(st.sampled_from(NASTY), st.text(max_size=30), st.just("52:54:0a:00:07:01"), st.just("S101"))
