@@ -17,6 +17,7 @@ from rich.table import Table
 from socle.conformity.model import NOT_SEEN, SILENT_AFTER_H, STATUSES, HostResult
 from socle.core import html
 from socle.core import junit as junit_xml
+from socle.core.i18n import translate
 
 COLORS = {"conformant": "#2a9d8f", "drift": "#e9c46a", "failed": "#e76f51", "not seen": "#8d99ae"}
 #: what a CMIL reads in the HTML page (the JSON and JUnit keep the English status names)
@@ -135,26 +136,24 @@ def pages(summary: dict[str, Any], results: list[HostResult], history: dict[str,
 
 def terminal(summary: dict[str, Any], results: list[HostResult], out: Path) -> None:
     """The operator's summary: per salle for one établissement; for more, the least conformant
-    établissements (the pages have the rest)."""
+    établissements (the pages have the rest). In the reader's language (a CMIL reads it)."""
     console = Console(stderr=True)
-    table = Table(title=escape(f"conformity {summary['target']} — {summary['conformity_percent']} % conformant"))
+    title = translate(f"conformity {summary['target']} — {summary['conformity_percent']} % conformant")
+    table = Table(title=escape(title))
     one = len(summary["per_etablissement"]) <= 1
     rows = summary["per_salle"] if one else summary["per_etablissement"]
     keys = list(rows) if one else sorted(rows, key=lambda k: rows[k]["percent"])[:TERMINAL_SCHOOLS]
     for col in ("salle" if one else "établissement", "postes", *COLORS):
-        table.add_column(col, justify="left" if col in ("salle", "établissement") else "right")
+        table.add_column(translate(col), justify="left" if col in ("salle", "établissement") else "right")
     for key in keys:
         row = rows[key]
         table.add_row(escape(key), str(sum(row.get(s, 0) for s in COLORS)), *(str(row.get(s, 0)) for s in COLORS))
     console.print(table)
-    if len(keys) < len(rows):
-        console.print(f"  … and {len(rows) - len(keys)} more établissement(s) in the report", markup=False)
-    for school in summary.get("silent") or []:
-        console.print(f"  no result from {school['uai']} since {school['last'] or 'ever'}", markup=False)
-    for name, count in summary["top_drifts"][:5]:
-        console.print(f"  {count:4d} × {name}", markup=False)
-    console.print(
-        f"reports: {out}/report.html (and etablissements/), junit.xml, summary.json, hosts/",
-        markup=False,
-        soft_wrap=True,
-    )  # a path is copied whole
+    lines = [f"… and {len(rows) - len(keys)} more établissement(s) in the report"] if len(keys) < len(rows) else []
+    silent = summary.get("silent") or []
+    lines += [f"no result from {school['uai']} since {school['last'] or 'ever'}" for school in silent]
+    lines += [f"{count:4d} × {name}" for name, count in summary["top_drifts"][:5]]
+    for line in lines:
+        console.print(f"  {translate(line)}", markup=False)
+    reports = f"{out}/report.html (and etablissements/), junit.xml, summary.json, hosts/"
+    console.print(translate(f"reports: {reports}"), markup=False, soft_wrap=True)  # a path is copied whole

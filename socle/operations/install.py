@@ -222,7 +222,8 @@ def show(outcomes: list[Installed], report: Path) -> None:
         table.add_row(escape(o.host), f"[{STYLE[o.status]}]{escape(translate(o.status))}[/]",
                       "" if o.seconds is None else f"{o.seconds:.0f}", escape(translate(o.detail)))  # fmt: skip
     console.print(table)
-    console.print(translate(f"intervention record: {report}/record.json"), markup=False, soft_wrap=True)
+    record = f"{report}/record.json"
+    console.print(translate(f"intervention record: {record}"), markup=False, soft_wrap=True)
 
 
 def failed(outcomes: list[Installed]) -> bool:

@@ -46,15 +46,18 @@ def template(node: ast.expr) -> str | None:
 
 
 def written_messages() -> dict[str, str]:
-    """Every message template of SOURCES -> where it is written."""
+    """Every message template of SOURCES, and every text given to ``translate`` -> where it is written."""
     out = {}
-    for files, names in SOURCES.values():
+    translated = sorted((ROOT / "socle").rglob("*.py"))
+    for files, names in [*SOURCES.values(), (translated, ())]:
         for path in files:
             for node in ast.walk(ast.parse(path.read_text())):
                 if not isinstance(node, ast.Call):
                     continue
                 values = [kw.value for kw in node.keywords if kw.arg in names]
                 called = getattr(node.func, "id", getattr(node.func, "attr", ""))
+                if called == "translate":  # wherever the code asks for the reader's language
+                    values = node.args[:1]
                 if called in names:  # an error: its message and its hint
                     values = node.args[:1] + [kw.value for kw in node.keywords if kw.arg == "hint"]
                 for value in values:
@@ -123,6 +126,20 @@ def test_the_impact_report_is_in_french(repo: Path, monkeypatch):  # noqa: F811
     ):
         assert heading in report
     assert "- **retiré** ses / econometrie (était `gretl`)" in report and "Aucune fiche ne change." in report
+
+
+def test_a_cmil_reads_the_conformity_summary_in_french(monkeypatch, capsys, tmp_path):
+    from socle.conformity import report, synthetic
+    from socle.conformity.model import summarize
+
+    monkeypatch.setenv("SOCLE_LANG", "fr")
+    results = synthetic.night(etabs=1, postes=40)
+    summary = summarize(results, when="2026-12-01T02:00:00Z", target="0671000Y", duration=1.0)
+    summary["silent"] = [{"uai": "0681001U", "last": None}]
+    report.terminal(summary, results, tmp_path)
+    said = capsys.readouterr().err
+    assert "conformité 0671000Y" in said and "écart" in said and "non vus" in said
+    assert "aucun résultat de 0681001U depuis toujours" in said and f"rapports : {tmp_path}/report.html" in said
 
 
 def test_a_cmil_reads_the_error_in_french():
