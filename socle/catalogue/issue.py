@@ -59,9 +59,8 @@ def fields(body: str, *, source: str = "issue") -> dict[str, str]:
         value = " ".join(part for part in text if part).strip()
         if value.lower() in EMPTY:
             continue
-        if key == "levels":  # "lycee-gt, college" or a checklist ("- [x] lycee-gt")
-            value = ",".join(re.sub(r"^- \[[xX]\]\s*", "", v).strip() for v in re.split(r",|\s+-\s+\[[xX]\]", value))
-            value = ",".join(v for v in value.split(",") if v and not v.startswith("- [ ]"))
+        if key == "levels":  # "lycee-gt, college"
+            value = ",".join(part.strip() for part in value.split(",") if part.strip())
         values[key] = value
     if not values:
         raise SocleError(f"{source}: no field of the request form was found",

@@ -66,6 +66,7 @@ def test_a_filled_form_becomes_the_card_and_the_row(render, catalogue_copy):
 def test_an_empty_answer_is_not_a_value():
     values = issue.fields(github_body({**ANSWERS, "Niveaux": "", "Licence": ""}))
     assert "levels" not in values and "licence" not in values
+    assert issue.fields(github_body({"Niveaux": "lycee-gt, college ,"}))["levels"] == "lycee-gt,college"
 
 
 def test_hostile_bodies_are_refused_with_their_place(catalogue_copy):
