@@ -2,8 +2,8 @@
 # socle's bootstrap: on a fresh Debian 12 or 13 with nothing but git, `./socle.sh <task> [options]`
 # is all it takes. It installs Python's venv support (as root; otherwise it prints the command),
 # creates .venv, installs socle into it (with testinfra for `build-master`, the test tools for `test`
-# and `lint`), then runs
-# `socle <task>`. The tasks set this host up themselves when they need it (podman, mmdebstrap…).
+# and `lint`), then runs `socle <task>`. The tasks set this host up themselves when they need it
+# (podman, mmdebstrap…).
 # Run it again at any time: each step is done once, and again only when pyproject.toml changes.
 set -eu
 
@@ -75,7 +75,7 @@ rc=$?
 set -e
 if [ "$(id -u)" = 0 ] && [ -n "${SUDO_UID:-}" ] && [ "$(stat -c %u "$here")" = "$SUDO_UID" ]; then
     for d in "$venv" "$here/.cache"; do
-        [ -d "$d" ] && find "$d" -uid 0 -exec chown -h "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" {} +
+        if [ -d "$d" ]; then find "$d" -uid 0 -exec chown -h "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" {} +; fi
     done
 fi
 exit "$rc"
