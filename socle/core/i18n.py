@@ -72,8 +72,3 @@ def _fill(french: str, values: dict[str, str]) -> str:
         return translate(values[m.group(1)], "fr") if m.group(1) in values else m.group(0)
 
     return PLACEHOLDER.sub(value, french)
-
-
-def fr_or_en(english: str, french: str) -> str:
-    """A fixed text for one place (a report heading) where a table line would be overkill."""
-    return french if language() == "fr" else english

@@ -8,7 +8,6 @@ to the task that should have applied it (``--tags R63``).
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 import subprocess
@@ -25,6 +24,7 @@ import yaml
 
 from socle.core import debian
 from socle.core.paths import ROOT, cache_dir
+from socle.registry import store
 
 PIN = ROOT / "data" / "openscap.yaml"
 HARDENING_TASKS = ROOT / "roles" / "hardening" / "tasks"
@@ -77,7 +77,7 @@ def _unpack(p: Pin, folder: Path) -> str:
                 shutil.copyfileobj(resp, out)
         except (urllib.error.URLError, OSError) as exc:
             return f"cannot fetch {p.package} {p.version} from {p.url}: {exc} (data/openscap.yaml)"
-        digest = hashlib.sha256(deb.read_bytes()).hexdigest()
+        digest = store.sha256_file(deb)
         if digest != p.sha256:
             return f"{p.url} has sha256 {digest}, not the pinned {p.sha256} (data/openscap.yaml): refused"
         tree = Path(tmp) / "tree"
