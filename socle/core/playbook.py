@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,14 @@ class Events:
     #: a conformity run over a Région would hold gigabytes
     records: dict[str, Any] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    #: (play, time.monotonic() when it started), in order: what each play cost (:meth:`phases`)
+    plays: list[tuple[str, float]] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+    def phases(self, ended: float | None = None) -> list[dict[str, Any]]:
+        """Seconds spent starting Ansible, then in each play, in order: where an operator's wait went."""
+        marks = [("start Ansible", self.started), *self.plays, ("", ended or time.monotonic())]
+        return [{"phase": name, "seconds": round(marks[i + 1][1] - at, 2)} for i, (name, at) in enumerate(marks[:-1])]
 
     def __call__(self, event: dict[str, Any]) -> bool:
         name = event.get("event") or ""
@@ -73,6 +82,7 @@ class Events:
         host, task = str(data.get("host") or ""), str(data.get("task") or "")
         res = data.get("res") if isinstance(data.get("res"), dict) else {}
         if name == "playbook_on_play_start":
+            self.plays.append((str(data.get("play") or ""), time.monotonic()))
             self.progress.on_play(str(data.get("play") or ""))
         elif name == "playbook_on_task_start":
             self.progress.on_task(str(data.get("role") or ""), task)
@@ -175,17 +185,17 @@ def stdout(data_dir: Path, label: str) -> Path:
 def operation(
     book: Path, inventory: Path, *, results: Path, log: Path, forks: int, extravars: Mapping[str, Any] | None = None,
     limit: str | None = None, label: str | None = None,
-) -> int:  # fmt: skip
+) -> tuple[int, list[dict[str, Any]]]:  # fmt: skip
     """Run an operation playbook; one JSON per host in ``results``, the full output copied to ``log``.
 
-    Returns ansible-playbook's exit code: per-host outcomes are in ``results``.
+    Returns ansible-playbook's exit code (per-host outcomes are in ``results``) and the run's phases.
     """
     label = label or book.stem
     data_dir = log.parent / "runner"
-    rc, _ = run(book, data_dir=data_dir, inventory=inventory, label=label, extravars=extravars, limit=limit,
-                forks=forks, envvars=sshid.ansible_env(), results=results)  # fmt: skip
+    rc, events = run(book, data_dir=data_dir, inventory=inventory, label=label, extravars=extravars, limit=limit,
+                     forks=forks, envvars=sshid.ansible_env(), results=results)  # fmt: skip
     _copy_log(stdout(data_dir, label), log)
-    return rc
+    return rc, events.phases()
 
 
 def step(book: Path, inventory: Path, log: Path, label: str, *, cmdline: str | None = None) -> None:

@@ -148,7 +148,7 @@ def _install(room: Salle, chosen: list[str], window: int, region: Path, report: 
     console = Console(stderr=True)
     t0 = time.monotonic()
     console.print(f"install {manifest['version']}: arming {room.serveur} for {what}", markup=False)
-    rc = playbook.operation(ROOT / "playbooks" / "install.yml", region, results=raw / "arm", log=report / "arm.log",
+    rc, _ = playbook.operation(ROOT / "playbooks" / "install.yml", region, results=raw / "arm", log=report / "arm.log",
                             forks=10, extravars=extra, label="install-arm")  # fmt: skip
     armed = load_raw(raw / "arm" / f"{room.serveur}.json")
     if rc != 0 or not armed or armed.get("status") != "ok":

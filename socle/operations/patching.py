@@ -293,7 +293,7 @@ def apply(
         console.print(
             f"patching {len(serveurs)} serveur(s), {len(windows)} Windows poste(s) (log: {log})", markup=False
         )
-        rc = playbook.operation(ROOT / "playbooks" / "patch.yml", region, results=raw_dir, log=log, forks=forks,
+        rc, _ = playbook.operation(ROOT / "playbooks" / "patch.yml", region, results=raw_dir, log=log, forks=forks,
                                 extravars=extra)  # fmt: skip
     outcomes: list[HostOutcome] = []
     raws = {f.stem: json.loads(f.read_text()) for f in raw_dir.glob("*.json")}

@@ -149,7 +149,7 @@ def restore_salle(
         raise SocleError(f"unknown --reboot '{reboot}'", hint=f"use one of: {', '.join(REBOOT_CHOICES)}")
     region = region or DEFAULT_REGION
     room = find_salle(region, etab, salle)
-    started = dt.datetime.now(dt.UTC)
+    started, begun = dt.datetime.now(dt.UTC), time.monotonic()
     run = run_id(started)
     report = report or ROOT / "reports" / "reimage" / run
     raw = report / "raw"
@@ -195,9 +195,10 @@ def restore_salle(
         f"{what}: salle {salle} of {room.uai}, {len(room.postes)} postes (log: {log})", markup=False
     )
     # one fork per poste: the whole room joins one multicast session
-    rc = playbook.operation(book, region, results=raw, log=log, forks=max(forks, len(room.postes) + 1),
-                            extravars=extra, label="reset" if reset else "reimage")  # fmt: skip
+    rc, phases = playbook.operation(book, region, results=raw, log=log, forks=max(forks, len(room.postes) + 1),
+                                    extravars=extra, label="reset" if reset else "reimage")  # fmt: skip
     duration = time.monotonic() - t0
+    phases.insert(0, {"phase": "find the salle and its master", "seconds": round(t0 - begun, 2)})
     serveur_raw = load_raw(raw / f"{room.serveur}.json")
     outcomes = [_outcome(h, load_raw(raw / f"{h}.json"), serveur_raw) for h in room.postes]
     record = {
@@ -207,7 +208,7 @@ def restore_salle(
         "master": None if manifest is None else manifest["version"], "serveur": room.serveur,
         "reboot": reboot, "force": force, "multicast": multicast, "full": full, "rollback": rollback,
         "ansible_rc": rc, "outcome": "success" if not failed(outcomes) else "incomplete",
-        "postes": [asdict(o) for o in outcomes],
+        "phases": phases, "postes": [asdict(o) for o in outcomes],
     }  # fmt: skip
     write_record(report, record, request)
     return outcomes, report
