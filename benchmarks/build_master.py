@@ -68,6 +68,10 @@ def _add_approved_row(catalogue: Path, software: str) -> None:
     table_path.write_text(dumps(table))
 
 
+#: measured on this machine on 2026-11-30 (issue #23), profile poste-linux: seconds
+BEFORE = {"poste-linux": {"cold": 787.0, "floor": 447.0, "rebuild / cold": 0.28}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="ci")
@@ -138,6 +142,11 @@ def main() -> None:
     print(f"cold / floor       : {cold / floor:7.2f}   (goal <= 1.25)")
     print(f"floor + OCI / floor: {floor_oci / floor:7.2f}   (what no build with an OCI image beats here)")
     print(f"rebuild / cold     : {rebuild / cold:7.2f}   (goal <= 0.15)")
+    if before := BEFORE.get(args.profile):
+        print(
+            f"before (2026-11-30): cold {before['cold']:.0f} s, floor {before['floor']:.0f} s, "
+            f"cold / floor {before['cold'] / before['floor']:.2f}, rebuild / cold {before['rebuild / cold']:.2f}"
+        )
     if args.keep:
         print(f"kept             : {work}")
     else:

@@ -94,12 +94,16 @@ def serveur(rate_mbit: int) -> str:
               SERVEUR).stdout.strip()  # fmt: skip
 
 
-def room(n: int, rate_mbit: int, address: str, image: str, tmp: Path) -> tuple[Path, list[str], str]:
-    postes = [f"bench-rp{i:02d}" for i in range(1, n + 1)]
+def room(n: int, address: str, image: str, tmp: Path, rate_mbit: int, label: str = "rp",
+         holds: Path | None = None) -> tuple[Path, list[str], str]:  # fmt: skip
+    """N postes on the serveur's network; ``holds``: the master their booted slot (A) holds, as a poste
+    that runs a master does (read-only: a reimage writes the other slot)."""
+    postes = [f"bench-{label}{i:02d}" for i in range(1, n + 1)]
     cleanup(postes)
+    slot = ["--volume", f"{holds}:/var/lib/socle/slots/A:ro"] if holds else []
     for name in postes:
-        sh("podman", "run", "-d", "--name", name, "--hostname", name, "--network", NETWORK, image)
-    region = tmp / f"region-{n}"
+        sh("podman", "run", "-d", "--name", name, "--hostname", name, "--network", NETWORK, *slot, image)
+    region = tmp / f"region-{label}-{n}"
     generator.generate(region, etabs=1, postes=n, seed=9)
     path = next((region / "etablissements").glob("*.yaml"))
     school = yaml.safe_load(path.read_text())
@@ -126,7 +130,7 @@ def run(region: Path, uai: str, tmp: Path, label: str, *extra: str) -> dict:
        "--full", "--inventory", str(region), "--report", str(report), *extra, check=False)  # fmt: skip
     total = time.monotonic() - start
     record = json.loads((report / "record.json").read_text())
-    done = [p for p in record["postes"] if p["status"] == "done"]
+    done = [p for p in record["postes"] if p["status"] in {"done", "staged"}]  # staged: written, switched, not rebooted
     phases = [(p["phase"], p["seconds"]) for p in record.get("phases", [])]
     # what the command cost around its own record: Python, invoke and the table
     phases.append(("start the command, print the table", round(total - sum(s for _, s in phases), 2)))
@@ -144,10 +148,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,10,30")
     parser.add_argument("--http-sizes", default="1,10")
     parser.add_argument("--rate-mbit", type=int, default=40)
+    parser.add_argument("--dist", help="a dist of an earlier run of this benchmark (its masters, not built again)")
+    parser.add_argument("--no-patch-release", action="store_true", help="skip the patch release (a build)")
     args = parser.parse_args()
     multicast_sizes = {int(x) for x in args.sizes.split(",") if x}
     http_sizes = {int(x) for x in args.http_sizes.split(",") if x}
-    scratch_dist = tempfile.mkdtemp(prefix="socle-reimage-bench-dist-")
+    scratch_dist = args.dist or tempfile.mkdtemp(prefix="socle-reimage-bench-dist-")
     spec_dir = Path(tempfile.mkdtemp(prefix="socle-reimage-bench-masters-"))
     year = specs.resolve_year(None)
     (spec_dir / year).mkdir()
@@ -159,6 +165,7 @@ def main() -> None:
     newest("ci-serveur")
     size = image.stat().st_size
     floor = size * 8 / (args.rate_mbit * 1e6)
+    print(f"dist: {scratch_dist} (--dist reuses it)")
     print(f"image {size / 1e6:.1f} MB, link {args.rate_mbit} Mbit/s: floor {floor:.1f} s per copy")
     print(f"{'postes':>6} {'mode':>9} {'done':>5} {'slowest s':>9} {'÷ floor':>8} {'command s':>9} {'÷ floor':>8}"
           "  before (2026-11-30)")  # fmt: skip
@@ -168,12 +175,14 @@ def main() -> None:
         tmp = Path(scratch)
         address = serveur(args.rate_mbit)
         try:
+            # the serveur stages the master once (in a lycée: at night, ahead of any reimage)
+            region, postes, uai = room(1, address, poste_image, tmp, args.rate_mbit, label="stage")
+            r = run(region, uai, tmp, "staging", "--no-multicast")
+            cleanup(postes)
+            print(f"staging the master on the serveur (then one poste over HTTP): {r['total']:.1f} s")
             for n in sizes:
-                region, postes, uai = room(n, args.rate_mbit, address, poste_image, tmp)
+                region, postes, uai = room(n, address, poste_image, tmp, args.rate_mbit, holds=master)
                 try:
-                    if n == sizes[0]:  # the serveur stages the master once (at night, in a lycée)
-                        r = run(region, uai, tmp, "staging", "--no-multicast")
-                        print(f"staging the master on the serveur, then one poste over HTTP: {r['total']:.1f} s")
                     modes = [("multicast", ())] if n in multicast_sizes else []
                     modes += [("http", ("--no-multicast",))] if n in http_sizes else []
                     for mode, extra in modes:
@@ -192,7 +201,7 @@ def main() -> None:
                             f"{r['slowest'] / floor:>8.2f} {r['total']:>9.1f} {r['total'] / floor:>8.2f}  {before}"
                         )
                         print("         " + "; ".join(f"{name} {sec:.1f} s" for name, sec in r["phases"]))  # fmt: skip
-                    if n == max(sizes):
+                    if n == max(sizes) and not args.no_patch_release:
                         patch_release(region, uai, tmp, image)
                 finally:
                     cleanup(postes)
@@ -212,7 +221,7 @@ def patch_release(region: Path, uai: str, tmp: Path, previous: Path) -> None:
     sh(str(BIN / "invoke"), "reimage", "--etab", uai, "--salle", "BENCH", "--reboot", "no", "--fetch", "--inventory",
        str(region), "--report", str(report), check=False)  # fmt: skip
     postes = json.loads((report / "record.json").read_text())["postes"]
-    moved = [p["bytes"] for p in postes if p["status"] == "done" and p["method"] == "delta"]
+    moved = [p["bytes"] for p in postes if p["status"] in {"done", "staged"} and p["method"] == "delta"]
     if not moved:
         print(f"patch release: no delta ({sorted({p['method'] or p['status'] for p in postes})})")
         return

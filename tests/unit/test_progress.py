@@ -57,6 +57,10 @@ def test_a_real_run_gives_records_from_its_events(tmp_path):
     assert (run / "project").resolve() == Path(playbook.ROOT) and (run / "env").is_dir()
     assert "disque plein" in playbook.stdout(run, "test").read_text()
     assert any((run / "artifacts" / "test" / "job_events").iterdir())
+    # where the wait went: starting Ansible, then each play, in order, adding up to the run
+    phases = events.phases()
+    assert [p["phase"] for p in phases] == ["start Ansible", "Local play"]
+    assert all(p["seconds"] > 0 for p in phases)
 
 
 def test_outside_a_terminal_plain_timestamped_lines():
