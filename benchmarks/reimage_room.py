@@ -1,17 +1,20 @@
 #!/usr/bin/env python3
-"""Reimage a room of N postes on a rate-limited link, multicast versus unicast HTTP.
+"""Reimage a room of N postes on a rate-limited link, multicast versus unicast HTTP: what the CMIL waits for.
 
-    python benchmarks/reimage_room.py [--sizes 1,10,30] [--rate-mbit 200] [--http-sizes 1,10]
+    python benchmarks/reimage_room.py [--sizes 1,10,30] [--http-sizes 1,10] [--rate-mbit 40] [--dist D]
 
-Builds the `ci` and `ci-serveur` masters in a scratch dist (a few minutes), then for each N: a podman
-network with one serveur container and N poste containers; the serveur's egress is limited with
-tc (tbf, inside its network namespace); `invoke reimage --force --reboot no` sends the signed ci
-master to the room. The room's transfer time is the slowest poste's receive time (signature,
-transfer, sha256 of what it wrote, switch), as socle-slot measured it; the floor is
-image size ÷ link rate. Prints the ratio (goal ≤ 1.2 for 30 postes by multicast; unicast HTTP is
-about N×). Then a patch release (`build-master --patch`) goes to the largest room: bytes moved
-per poste (casync, seeded by the slot it holds) ÷ bytes changed (the files that differ between
-the two root filesystems); goal ≤ 1.1.
+Builds the `ci` and `ci-serveur` masters in a scratch dist (a few minutes; ``--dist`` reuses one),
+starts one serveur container whose egress is limited with tc (tbf, inside its network namespace),
+and has it stage the master once, as a lycée serveur does at night. Then for each N: N poste
+containers whose booted slot holds the master (as a poste running it does), and
+`invoke reimage --force --reboot no` sends it again to the room. Prints, against the floor
+(image size ÷ link rate): the slowest poste's receive time (signature, transfer, sha256 of what it
+wrote, switch, as socle-slot measured it) and the whole command's time, with its phases (the
+controller, Ansible's start, each play) next to the figures of 2026-11-30. Goals for 30 postes by
+multicast: the command ≤ 1.3× the floor, the slowest poste ≤ 1.2×; unicast HTTP is about N×.
+Then a patch release (`build-master --patch`) goes to the largest room: bytes moved per poste
+(casync, seeded by the slot it holds) ÷ bytes changed (the files that differ between the two
+root filesystems); goal ≤ 1.1.
 """
 
 from __future__ import annotations
@@ -150,6 +153,7 @@ def main() -> None:
     parser.add_argument("--rate-mbit", type=int, default=40)
     parser.add_argument("--dist", help="a dist of an earlier run of this benchmark (its masters, not built again)")
     parser.add_argument("--no-patch-release", action="store_true", help="skip the patch release (a build)")
+    parser.add_argument("--keep", action="store_true", help="keep each run's report (record, Ansible log)")
     args = parser.parse_args()
     multicast_sizes = {int(x) for x in args.sizes.split(",") if x}
     http_sizes = {int(x) for x in args.http_sizes.split(",") if x}
@@ -172,7 +176,9 @@ def main() -> None:
     sizes = sorted(multicast_sizes | http_sizes)
     poste_image = f"localhost/socle/ci:{json.loads((master / 'manifest.json').read_text())['version']}"
     with tempfile.TemporaryDirectory(prefix="socle-reimage-bench-") as scratch:
-        tmp = Path(scratch)
+        tmp = Path(tempfile.mkdtemp(prefix="socle-reimage-bench-reports-") if args.keep else scratch)
+        if args.keep:
+            print(f"reports: {tmp}/<mode>-<postes>/")
         address = serveur(args.rate_mbit)
         try:
             # the serveur stages the master once (in a lycée: at night, ahead of any reimage)
