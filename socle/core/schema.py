@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from socle.core.files import shorten
 from socle.core.findings import Finding
 from socle.core.yamlio import Document, format_keypath
+
+if TYPE_CHECKING:
+    import jsonschema
 
 
 @cache
@@ -45,6 +46,8 @@ def _describe(err: jsonschema.ValidationError, doc: Document) -> tuple[str, str]
 
 def validate(doc: Document, schema_name: str, check_id: str) -> list[Finding]:
     """Validate ``doc.data`` against a packaged schema; one finding per error, at its line."""
+    import jsonschema  # here, not at import: with its optional format checkers it costs seconds per command
+
     schema = load_schema(schema_name)
     validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
     findings = []
