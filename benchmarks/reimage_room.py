@@ -83,13 +83,12 @@ def cleanup(names: list[str], *, network: bool = False) -> None:
         sh("podman", "network", "rm", "-f", NETWORK, check=False)
 
 
-def serveur(rate_mbit: int) -> str:
+def serveur(image: str, rate_mbit: int) -> str:
     """The lycée serveur, its egress limited to the link's rate with tc (tbf, in its network namespace);
     one for every room, as in a lycée: the master it staged once serves them all. Its address."""
     cleanup([SERVEUR], network=True)
-    year = specs.resolve_year(None)
     sh("podman", "network", "create", NETWORK)
-    sh("podman", "run", "-d", "--name", SERVEUR, "--network", NETWORK, f"localhost/socle/ci-serveur:{year}.0")
+    sh("podman", "run", "-d", "--name", SERVEUR, "--network", NETWORK, image)
     pid = sh("podman", "inspect", "-f", "{{.State.Pid}}", SERVEUR).stdout.strip()
     sh("nsenter", "-t", pid, "-n", "tc", "qdisc", "replace", "dev", "eth0", "root", "tbf", "rate",
        f"{rate_mbit}mbit", "burst", "256kb", "latency", "50ms")  # fmt: skip
@@ -142,8 +141,18 @@ def run(region: Path, uai: str, tmp: Path, label: str, *extra: str) -> dict:
             "methods": sorted({p["method"] for p in done})}  # fmt: skip
 
 
-#: measured on this machine on 2026-11-30 (issue #23) with a 107 MB master on a 40 Mbit/s link
+#: measured on this machine on 2026-11-30 (issue #23) with a 107 MB master on a 40 Mbit/s link (floor 21.5 s):
+#: (slowest poste, command) in seconds
+BEFORE_FLOOR = 21.5
 BEFORE = {("multicast", 30): (31.0, 74.1), ("http", 10): (None, 246.8)}
+
+
+def before(mode: str, n: int) -> str:
+    """That day's ratios for the same room, if it was measured."""
+    slowest, command = BEFORE.get((mode, n), (None, None))
+    ratios = [f"slowest {slowest / BEFORE_FLOOR:.2f}×"] if slowest else []
+    ratios += [f"command {command / BEFORE_FLOOR:.2f}×"] if command else []
+    return ", ".join(ratios)
 
 
 def main() -> None:
@@ -166,7 +175,7 @@ def main() -> None:
     os.environ.update(SOCLE_DIST=scratch_dist, SOCLE_MASTERS_DIR=str(spec_dir))
     master = newest("ci")
     image = master / "rootfs.squashfs"
-    newest("ci-serveur")
+    serveur_master = newest("ci-serveur")
     size = image.stat().st_size
     floor = size * 8 / (args.rate_mbit * 1e6)
     print(f"dist: {scratch_dist} (--dist reuses it)")
@@ -174,12 +183,13 @@ def main() -> None:
     print(f"{'postes':>6} {'mode':>9} {'done':>5} {'slowest s':>9} {'÷ floor':>8} {'command s':>9} {'÷ floor':>8}"
           "  before (2026-11-30)")  # fmt: skip
     sizes = sorted(multicast_sizes | http_sizes)
-    poste_image = f"localhost/socle/ci:{json.loads((master / 'manifest.json').read_text())['version']}"
+    poste_image, serveur_image = (json.loads((folder / "manifest.json").read_text())["oci"]["image"]
+                                  for folder in (master, serveur_master))  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="socle-reimage-bench-") as scratch:
         tmp = Path(tempfile.mkdtemp(prefix="socle-reimage-bench-reports-") if args.keep else scratch)
         if args.keep:
             print(f"reports: {tmp}/<mode>-<postes>/")
-        address = serveur(args.rate_mbit)
+        address = serveur(serveur_image, args.rate_mbit)
         try:
             # the serveur stages the master once (in a lycée: at night, ahead of any reimage)
             region, postes, uai = room(1, address, poste_image, tmp, args.rate_mbit, label="stage")
@@ -193,18 +203,10 @@ def main() -> None:
                     modes += [("http", ("--no-multicast",))] if n in http_sizes else []
                     for mode, extra in modes:
                         r = run(region, uai, tmp, f"{mode}-{n}", *extra)
-                        slowest, command = BEFORE.get((mode, n), (None, None))
-                        before = (
-                            ""
-                            if command is None
-                            else (
-                                (f"slowest {slowest / 21.5:.2f}×, " if slowest else "")
-                                + f"command {command / 21.5:.2f}×"
-                            )
-                        )
                         print(
                             f"{n:>6} {mode:>9} {r['done']:>2}/{r['postes']:<2} {r['slowest']:>9.1f} "
-                            f"{r['slowest'] / floor:>8.2f} {r['total']:>9.1f} {r['total'] / floor:>8.2f}  {before}"
+                            f"{r['slowest'] / floor:>8.2f} {r['total']:>9.1f} {r['total'] / floor:>8.2f}  "
+                            f"{before(mode, n)}"
                         )
                         print("         " + "; ".join(f"{name} {sec:.1f} s" for name, sec in r["phases"]))  # fmt: skip
                     if n == max(sizes) and not args.no_patch_release:

@@ -71,9 +71,9 @@ class Events:
     plays: list[tuple[str, float]] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
 
-    def phases(self, ended: float | None = None) -> list[dict[str, Any]]:
+    def phases(self) -> list[dict[str, Any]]:
         """Seconds spent starting Ansible, then in each play, in order: where an operator's wait went."""
-        marks = [("start Ansible", self.started), *self.plays, ("", ended or time.monotonic())]
+        marks = [("start Ansible", self.started), *self.plays, ("", time.monotonic())]
         return [{"phase": name, "seconds": round(marks[i + 1][1] - at, 2)} for i, (name, at) in enumerate(marks[:-1])]
 
     def __call__(self, event: dict[str, Any]) -> bool:

@@ -147,9 +147,10 @@ def restore_salle(
     request = request or history.Request()
     if reboot not in REBOOT_CHOICES:
         raise SocleError(f"unknown --reboot '{reboot}'", hint=f"use one of: {', '.join(REBOOT_CHOICES)}")
+    begun = time.monotonic()
     region = region or DEFAULT_REGION
     room = find_salle(region, etab, salle)
-    started, begun = dt.datetime.now(dt.UTC), time.monotonic()
+    started = dt.datetime.now(dt.UTC)
     run = run_id(started)
     report = report or ROOT / "reports" / "reimage" / run
     raw = report / "raw"
