@@ -3,7 +3,9 @@
 
     python benchmarks/build_master.py [--profile ci]
 
-1. cold build: no cached base image, apt cache or configuration, `invoke build-master --profile P --force`;
+1. cold build: no cached base root filesystem, .debs or trees (a cache of its own),
+   `invoke build-master --profile P --force`: the time to publication (what postes wait for) and
+   the command's, which then makes the OCI image;
 2. floor: one `mmdebstrap` call producing the same final package set (every package of the
    master's manifest) — what installing those packages costs with no configuration at all;
    then the same call streaming its tarball into `podman import`: the floor of any pipeline that
@@ -14,7 +16,8 @@
    configures on top of the cold build's kept configuration. The benchmark checks that the
    selection changed by exactly that entry.
 
-Prints seconds and the ratios cold/floor (goal <= 1.25) and rebuild/cold (goal <= 0.15).
+Prints seconds and the ratios cold/floor (goal <= 1.25) and rebuild/cold (goal <= 0.15), both to
+publication, and the commands' own ratios.
 """
 
 from __future__ import annotations
@@ -93,13 +96,11 @@ def main() -> None:
            "SOCLE_CATALOGUE_DIR": str(catalogue_copy)}  # fmt: skip
     invoke = [str(Path(sys.executable).parent / "invoke"), "build-master", "--profile", args.profile, "--year", year,
               "--dev-signing"]  # fmt: skip
-    base = f"localhost/socle/base-{rootfs.release}:{rootfs.key()}"
-    cached = [base, f"localhost/socle/{args.profile}:latest"]
-    for ref in cached:  # truly cold: no cached base, no previous master to start from
-        subprocess.run(["podman", "untag", ref], capture_output=True)
+    # truly cold: the cache (base root filesystem, .debs, the profile's trees) is the work folder's own
     cold = timed([*invoke, "--force"], env)
     manifest = json.loads(next((work / "dist").rglob("manifest.json")).read_text())
     cold_steps = manifest["build"]["steps_s"]
+    cold_published = manifest["build"]["duration_s"]
     pkgs = sorted(manifest["packages"])
 
     def floor_cmd(target: str) -> list[str]:
@@ -128,6 +129,7 @@ def main() -> None:
     rebuild = timed([*invoke, "--update-lock"], env)
     rebuilt = json.loads(next((work / "dist").rglob("manifest.json")).read_text())
     rebuild_steps = rebuilt["build"]["steps_s"]
+    rebuild_published = rebuilt["build"]["duration_s"]
     change = sorted({e["name"] for e in rebuilt["catalogue"]["entries"]} ^ before)
     if change != ["htop"]:
         sys.exit(f"benchmark error: the rebuild's catalogue changed by {change}, not by one entry")
@@ -135,13 +137,14 @@ def main() -> None:
     for name in dict.fromkeys([*cold_steps, *rebuild_steps]):
         print(f"{name[:58]:58} {cold_steps.get(name, 0):8.1f} {rebuild_steps.get(name, 0):8.1f}")
     print(f"profile            : {args.profile} ({len(pkgs)} packages)")
-    print(f"cold build         : {cold:7.1f} s")
+    print(f"cold build         : {cold_published:7.1f} s to publication, {cold:7.1f} s with the OCI image after it")
     print(f"floor (mmdebstrap) : {floor:7.1f} s")
     print(f"floor + OCI image  : {floor_oci:7.1f} s   (mmdebstrap | podman import)")
-    print(f"rebuild (1 change) : {rebuild:7.1f} s")
-    print(f"cold / floor       : {cold / floor:7.2f}   (goal <= 1.25)")
-    print(f"floor + OCI / floor: {floor_oci / floor:7.2f}   (what no build with an OCI image beats here)")
-    print(f"rebuild / cold     : {rebuild / cold:7.2f}   (goal <= 0.15)")
+    print(f"rebuild (1 change) : {rebuild_published:7.1f} s to publication, {rebuild:7.1f} s with the OCI image")
+    print(f"cold / floor       : {cold_published / floor:7.2f}   (goal <= 1.25; the command: {cold / floor:.2f})")
+    print(f"floor + OCI / floor: {floor_oci / floor:7.2f}   (the bound of a build that waits for its OCI image)")
+    print(f"rebuild / cold     : {rebuild_published / cold_published:7.2f}   (goal <= 0.15; "
+          f"the commands: {rebuild / cold:.2f})")  # fmt: skip
     if before := BEFORE.get(args.profile):
         print(
             f"before (2026-11-30): cold {before['cold']:.0f} s, floor {before['floor']:.0f} s, "

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -77,21 +76,22 @@ class RootfsSpec:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def build_rootfs(spec: RootfsSpec, *, source_date_epoch: int | None = None) -> Path:
-    """Return a cached rootfs tarball for ``spec``, building it with mmdebstrap when absent.
+def build_rootfs(spec: RootfsSpec, *, source_date_epoch: int | None = None, directory: bool = False) -> Path:
+    """Return a cached rootfs for ``spec`` (a tarball, or a directory a master build stacks its
+    layers on), building it with mmdebstrap when absent.
 
-    The tarball is written to a temporary name and renamed when complete, so an interrupted
-    build never leaves a half-written cache entry. Downloaded .debs are kept between builds.
+    It is written to a temporary name and renamed when complete, so an interrupted build never
+    leaves a half-written cache entry. Downloaded .debs are kept between builds.
     """
-    target = cache_dir() / "rootfs" / f"{spec.release}-{spec.key()}.tar"
+    target = cache_dir() / "rootfs" / f"{spec.release}-{spec.key()}{'' if directory else '.tar'}"
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     debs = cache_dir() / "apt-archives"
     debs.mkdir(parents=True, exist_ok=True)
     env = {"SOURCE_DATE_EPOCH": str(source_date_epoch)} if source_date_epoch else {}
-    with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".part.tar", delete=False) as tmp:
-        part = Path(tmp.name)
+    part = target.with_name(f".{target.name}.part")
+    _remove(part)  # what an interrupted build left
     try:
         run(
             [
@@ -99,7 +99,7 @@ def build_rootfs(spec: RootfsSpec, *, source_date_epoch: int | None = None) -> P
                 f"--variant={spec.variant}",
                 f"--components={','.join(spec.components)}",
                 f"--include={','.join(sorted(spec.packages))}",
-                "--format=tar",
+                f"--format={'directory' if directory else 'tar'}",
                 "--dpkgopt=force-unsafe-io",
                 "--skip=essential/unlink",
                 # a frozen distribution is a local folder: dpkg in the chroot reads its .debs there too
@@ -121,8 +121,15 @@ def build_rootfs(spec: RootfsSpec, *, source_date_epoch: int | None = None) -> P
         )
         part.replace(target)
     finally:
-        part.unlink(missing_ok=True)
+        _remove(part)
     return target
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def podman(*args: str, what: str) -> str:

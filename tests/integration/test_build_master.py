@@ -131,7 +131,7 @@ def test_an_added_entry_reuses_the_configuration_and_a_withdrawn_one_builds_clea
     spec_path.write_text(yaml.safe_dump(data))
     added = build(spec_dir, tmp_path / "added", "--update-lock")
     assert added.returncode == 0, added.stderr[-4000:]
-    assert "on the profile's last master" in added.stderr
+    assert "on the profile's last build" in added.stderr
     with_git = json.loads((spec_dir / "2026-2027" / "ci.lock").read_text())["packages"]
     clean = json.loads((first / "manifest.json").read_text())["packages"]
     assert {"git", "perl"} <= set(with_git) and set(clean) < set(with_git)

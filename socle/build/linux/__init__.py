@@ -1,5 +1,6 @@
-"""Linux masters: mmdebstrap base -> Ansible roles in podman -> lock -> generalisation -> OCI image,
-artefacts and verification -> manifest, SBOM, signature (docs/masters.md)."""
+"""Linux masters: mmdebstrap base -> Ansible roles in podman on an overlay of it -> lock ->
+generalisation -> artefacts and verification -> manifest, SBOM, signature -> publication -> OCI
+image (docs/masters.md)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from socle.build import aptrepo, rootfs
-from socle.build.linux import capture, configure
+from socle.build.linux import capture, configure, tree
 from socle.build.linux.configure import LinuxContext
-from socle.build.pipeline import Platform, build_record, console, git_revision, sign, step
+from socle.build.pipeline import Platform, build_record, console, git_revision, sign, step, timed
 from socle.core import system
 from socle.core.errors import SocleError
 from socle.core.paths import CATALOGUE_DIR, cache_dir, rel
@@ -57,13 +58,17 @@ class Linux(Platform):
         spec = common["spec"]
         # a name of its own per run: a second build never removes the first one's container
         container = f"socle-build-{spec.profile}-{os.getpid()}-{secrets.token_hex(3)}"
-        return LinuxContext(**common, container=container, patch=self.patch, clean=self.clean)
+        return LinuxContext(**common, container=container, tree=tree.Tree.new(spec.profile), patch=self.patch,
+                            clean=self.clean)  # fmt: skip
 
     def produce(self, ctx: LinuxContext) -> dict[str, Any]:  # type: ignore[override]
         try:
             manifest = _pipeline(ctx, self.lock)
-        finally:
-            subprocess.run(["podman", "rm", "-f", "-t", "2", ctx.container], capture_output=True, check=False)
+        except BaseException:
+            _remove_container(ctx)
+            ctx.tree.discard()
+            raise
+        _remove_container(ctx)
         manifest["lock_sha256"] = store.sha256_file(ctx.spec.lock_path) if ctx.spec.lock_path.exists() else None
         return manifest
 
@@ -71,31 +76,38 @@ class Linux(Platform):
         shutil.rmtree(ctx.staging / "build", ignore_errors=True)
 
     def published(self, ctx: LinuxContext, manifest: dict[str, Any]) -> None:  # type: ignore[override]
-        profile = ctx.spec.profile
-        rootfs.podman("tag", manifest["oci"]["image"], configure.latest_ref(ctx.spec),
-                      what="tag the master as the profile's latest")  # fmt: skip
-        if dropped := capture.prune_images(profile):
-            console.print(f"  podman store: dropped {len(dropped)} older image(s) of {profile}: {', '.join(dropped)}")
+        """The OCI image (off the critical path: postes receive the squashfs), then the tree's layer
+        is kept as where the profile's next build may start."""
+        try:
+            if image := manifest.get("oci", {}).get("image"):
+                timed(ctx, "OCI image (after publication: tests and containers start from it)",
+                      capture.oci_image, ctx, image)  # fmt: skip
+        finally:
+            ctx.tree.keep(version=ctx.version, reuse_key=ctx.reuse_key, carried=ctx.carried)
+
+
+def _remove_container(ctx: LinuxContext) -> None:
+    subprocess.run(["podman", "rm", "-f", "-t", "2", ctx.container], capture_output=True, check=False)
 
 
 def _pipeline(ctx: LinuxContext, lock: dict[str, Any] | None) -> dict[str, Any]:
     spec = ctx.spec
     ctx.frozen = configure.frozen_source(spec, lock, patch=ctx.patch)
     base = configure.rootfs_spec(spec, ctx.frozen)
-    base_ref = f"localhost/socle/base-{base.release}:{base.key()}"
     if ctx.frozen:
         console.print(f"  installing from the frozen distribution {ctx.frozen} ({rel(aptrepo.repo_dir())}), "
                       "not from the Debian mirror")  # fmt: skip
     with step(ctx, "base root filesystem (mmdebstrap, cached)"):
-        if not rootfs.image_exists(base_ref):
-            tar = rootfs.build_rootfs(base, source_date_epoch=ctx.source_date_epoch)
-            rootfs.import_rootfs(tar, base_ref, labels={"org.socle.kind": "base", "org.socle.key": base.key()})
+        base_dir = [rootfs.build_rootfs(base, source_date_epoch=ctx.source_date_epoch, directory=True)]
     with step(ctx, "catalogue selection"):
         selection = configure.catalogue_selection(spec, lock)
-    reuse_key = configure.reuse_key(spec, base)  # hashes the roles: once per build
-    reuse = configure.reusable_master(ctx, reuse_key, selection)
-    with step(ctx, "configure with Ansible roles" + (" (on the profile's last master)" if reuse else "")):
-        configure.configure(ctx, reuse or base_ref, selection, upgrade=ctx.patch or bool(reuse and lock is None))
+    ctx.reuse_key = configure.reuse_key(spec, base)  # hashes the roles: once per build
+    ctx.carried = [e["name"] for e in selection]
+    reuse, why_not = (None, "") if ctx.clean else tree.reusable(spec.profile, ctx.reuse_key, selection)
+    if why_not:
+        console.print(f"  configuring from the base: {why_not}")
+    with step(ctx, "configure with Ansible roles" + (" (on the profile's last build)" if reuse else "")):
+        configure.configure(ctx, reuse or base_dir, selection, upgrade=ctx.patch or bool(reuse and lock is None))
     with step(ctx, "package set and lock"):
         pkgs = configure.package_set(ctx.container)
         patched: dict[str, Any] = {}
@@ -108,7 +120,7 @@ def _pipeline(ctx: LinuxContext, lock: dict[str, Any] | None) -> dict[str, Any]:
                 # what the reused configuration carries over differs from the lock: build clean
                 console.print("  the reused configuration does not match the lock: configuring from the base")
                 reuse = None
-                configure.configure(ctx, base_ref, selection, upgrade=ctx.patch)
+                configure.configure(ctx, base_dir, selection, upgrade=ctx.patch)
                 pkgs = configure.package_set(ctx.container)
                 patched = configure.compare_lock(lock, pkgs, ctx.patch)
         else:
@@ -149,9 +161,8 @@ def _pipeline(ctx: LinuxContext, lock: dict[str, Any] | None) -> dict[str, Any]:
         # Ansible's remote working folder outlives the play that needed it (master_finalize keeps it)
         rootfs.podman("exec", ctx.container, "rm", "-rf", "/root/.ansible", what="remove Ansible's working folder")
         rootfs.podman("stop", "-t", "2", ctx.container, what="stop the build container")
-    image = f"localhost/socle/{spec.profile}:{ctx.version}"
-    with step(ctx, "OCI image, artefacts and verification (in parallel)"):
-        image_id, produced, verification = capture.capture(ctx, image, reuse_key, selection)
+    with step(ctx, "artefacts and verification (in parallel)"):
+        produced, verification = capture.capture(ctx)
     with step(ctx, "manifest and SBOM"):
         sbom = capture.sbom(ctx, pkgs)
         (ctx.staging / "sbom.cdx.json").write_text(json.dumps(sbom, indent=2, sort_keys=True) + "\n")
@@ -161,6 +172,9 @@ def _pipeline(ctx: LinuxContext, lock: dict[str, Any] | None) -> dict[str, Any]:
         artefacts = store.write_sums(ctx.staging, produced)
     with step(ctx, "sign (OpenPGP, SHA256SUMS.asc)"):
         signature = sign(ctx)
+    # made after publication, from the same tree (Linux.published)
+    wants_oci = spec.data.get("artefacts", {}).get("oci")
+    oci = {"oci": {"image": f"localhost/socle/{spec.profile}:{ctx.version}"}} if wants_oci else {}
     return {
         "schema_version": 1,
         "profile": spec.profile,
@@ -178,7 +192,7 @@ def _pipeline(ctx: LinuxContext, lock: dict[str, Any] | None) -> dict[str, Any]:
         "frozen": {"distribution": kept or None, "installed_from_it": bool(ctx.frozen)},
         "artefacts": artefacts,
         "signature": signature,
-        "oci": {"image": image, "id": image_id},
+        **oci,
         "verification": verification,
         "build": build_record(ctx, builder=capture.tool_versions()),
     }

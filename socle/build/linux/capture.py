@@ -1,5 +1,5 @@
-"""Capturing a Linux master: the OCI image, the artefacts postes receive (squashfs, chunk index,
-kernel), the SBOM, and the verification of the image (testinfra, Lynis, OpenSCAP)."""
+"""Capturing a Linux master: the artefacts postes receive (squashfs, chunk index, kernel), the SBOM,
+the verification of its tree (testinfra, Lynis, OpenSCAP), and the OCI image after publication."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from typing import Any
 from socle import __version__
 from socle.build.linux import openscap
 from socle.build.linux.configure import LinuxContext
-from socle.build.pipeline import timed
+from socle.build.linux.tree import tar_into_podman
+from socle.build.pipeline import console, timed
 from socle.build.rootfs import podman
 from socle.build.sbom import cyclonedx
 from socle.core.clock import from_epoch
@@ -26,48 +27,37 @@ from socle.core.proc import run
 from socle.registry import store
 
 
-def _commit(ctx: LinuxContext, image: str, reuse_key: str, selection: list[dict[str, str]]) -> str:
-    """The generalised container as the master's OCI image, labelled with what the next build needs to
-    know to start from it (its reuse key and the catalogue entries it carries)."""
-    spec = ctx.spec
-    carried = ",".join(sorted({e["name"] for e in selection}))
-    podman(
-        "commit", "--quiet",
-        "--change", 'CMD ["/lib/systemd/systemd"]', "--change", "STOPSIGNAL SIGRTMIN+3",
-        "--change", f"LABEL org.socle.profile={spec.profile}", "--change", f"LABEL org.socle.version={ctx.version}",
-        "--change", f"LABEL org.socle.reuse={reuse_key}",
-        "--change", f"LABEL org.socle.catalogue={carried}",
-        ctx.container, image,
-        what="podman commit",
-    )  # fmt: skip
-    return podman("image", "inspect", "--format", "{{.Id}}", image, what="inspect image")
+def capture(ctx: LinuxContext) -> tuple[dict[str, str], dict[str, Any]]:
+    """Export the artefacts from the generalised tree while OpenSCAP reads it and testinfra and
+    Lynis run in a container started on it (an overlay of its own: the tree stays as it is).
 
-
-def capture(
-    ctx: LinuxContext, image: str, reuse_key: str, selection: list[dict[str, str]]
-) -> tuple[str, dict[str, str], dict[str, Any]]:
-    """Commit the OCI image while the artefacts are exported from the stopped container's root
-    filesystem (and OpenSCAP reads it); then testinfra and Lynis run in a container of the image.
-
-    A cold desktop master's commit copies about 10 GB into the container store (~3.5 min on
-    2 cores); squashfs, chunk index and OpenSCAP take about as long and need only the files.
+    No OCI image on this path: postes receive the squashfs; the image is made after publication
+    (:func:`oci_image`). A cold desktop master's commit into the container store took ~4 min.
     """
-    mount = podman("mount", ctx.container, what="mount the build container")
-    try:
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="socle-capture") as pool:
-            files = pool.submit(timed, ctx, "export artefacts (squashfs, chunk index, kernel)", _export, ctx, mount)
-            scan = ctx.spec.data.get("verify", {}).get("openscap") and pool.submit(
-                timed, ctx, "OpenSCAP (ANSSI BP-028 minimal)", _openscap, ctx, mount
-            )
-            # an error here still waits for the export and the scan (leaving the pool waits for them)
-            image_id = timed(ctx, "OCI image (podman commit)", _commit, ctx, image, reuse_key, selection)
-            verification = timed(ctx, "verify (testinfra, Lynis)", _verify, ctx, image)
-            produced = files.result()
-            if scan:
-                verification["openscap"] = scan.result()
-    finally:
-        subprocess.run(["podman", "umount", ctx.container], capture_output=True, check=False)
-    return image_id, produced, verification
+    mount = str(ctx.tree.merged)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="socle-capture") as pool:
+        files = pool.submit(timed, ctx, "export artefacts (squashfs, chunk index, kernel)", _export, ctx, mount)
+        scan = ctx.spec.data.get("verify", {}).get("openscap") and pool.submit(
+            timed, ctx, "OpenSCAP (ANSSI BP-028 minimal)", _openscap, ctx
+        )
+        # an error here still waits for the export and the scan (leaving the pool waits for them)
+        verification = timed(ctx, "verify (testinfra, Lynis)", _verify, ctx, mount)
+        produced = files.result()
+        if scan:
+            verification["openscap"] = scan.result()
+    return produced, verification
+
+
+def oci_image(ctx: LinuxContext, image: str) -> None:
+    """The published master's tree as an OCI image of the local store, also the profile's ``:latest``;
+    the profile's older images beyond :data:`KEEP_MASTER_IMAGES` are dropped."""
+    profile = ctx.spec.profile
+    changes = ['CMD ["/lib/systemd/systemd"]', "STOPSIGNAL SIGRTMIN+3",
+               f"LABEL org.socle.profile={profile}", f"LABEL org.socle.version={ctx.version}"]  # fmt: skip
+    tar_into_podman(ctx.tree.merged, image, changes)
+    podman("tag", image, f"localhost/socle/{profile}:latest", what="tag the master as the profile's latest")
+    if dropped := prune_images(profile):
+        console.print(f"  podman store: dropped {len(dropped)} older image(s) of {profile}: {', '.join(dropped)}")
 
 
 def tool_versions() -> dict[str, str]:
@@ -96,8 +86,9 @@ def sbom(ctx: LinuxContext, pkgs: dict[str, dict[str, str]]) -> dict[str, Any]:
                      timestamp=from_epoch(ctx.source_date_epoch))  # fmt: skip
 
 
-def _verify(ctx: LinuxContext, image: str) -> dict[str, Any]:
-    """Start the new image under systemd, run the testinfra suite and Lynis in it."""
+def _verify(ctx: LinuxContext, tree: str) -> dict[str, Any]:
+    """Start the generalised tree under systemd (on an overlay podman discards), run the testinfra
+    suite and Lynis in it."""
     cfg = ctx.spec.data.get("verify", {})
     results: dict[str, Any] = {}
     name = f"{ctx.container}-verify"
@@ -105,7 +96,8 @@ def _verify(ctx: LinuxContext, image: str) -> dict[str, Any]:
     lynis_mounts = []
     if cfg.get("lynis") and Path("/usr/sbin/lynis").exists():
         lynis_mounts = [f"--volume={path}:{path}:ro" for path in ("/usr/share/lynis", "/usr/sbin/lynis", "/etc/lynis")]
-    podman("run", "-d", "--name", name, "--hostname", "verify", *lynis_mounts, image, what="start verify container")
+    podman("run", "-d", "--name", name, "--hostname", "verify", *lynis_mounts, "--rootfs", f"{tree}:O",
+           "/lib/systemd/systemd", what="start verify container")  # fmt: skip
     lynis: subprocess.Popen[bytes] | None = None
     try:
         for _ in range(60):
@@ -175,9 +167,11 @@ def _verify(ctx: LinuxContext, image: str) -> dict[str, Any]:
     return results
 
 
-def _openscap(ctx: LinuxContext, mount: str) -> dict[str, Any]:
+def _openscap(ctx: LinuxContext) -> dict[str, Any]:
     """ANSSI BP-028 (data/openscap.yaml's profile) with SCAP Security Guide content for this release."""
-    return openscap.scan(mount, ctx.spec.data["base"]["release"], ctx.staging / "verify" / "openscap-results.xml")
+    with ctx.tree.scratch() as view:
+        results = ctx.staging / "verify" / "openscap-results.xml"
+        return openscap.scan(str(view), ctx.spec.data["base"]["release"], results)
 
 
 #: zstd level of the squashfs: 6 costs 55 s on a 9.7 GB desktop tree (2 cores) for 3.84 GB; mksquashfs's

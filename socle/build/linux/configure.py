@@ -1,6 +1,6 @@
 """Configuring a Linux master: the catalogue selection, the Ansible roles run in a podman container
 (connection ``podman_pipe``), the package set checked against the lock, and the reuse of the
-profile's last verified master by the next build."""
+profile's last published build (its tree's layer, socle/build/linux/tree.py) by the next build."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import hashlib
 import json
 import subprocess
 import tarfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,8 @@ import yaml
 
 from socle import __version__
 from socle.build import aptrepo, ee, rootfs
-from socle.build.pipeline import BuildContext, console, hash_files
+from socle.build.linux.tree import Tree
+from socle.build.pipeline import BuildContext, hash_files
 from socle.catalogue import selection
 from socle.core import playbook, signing, sshid
 from socle.core.errors import SocleError
@@ -29,6 +30,10 @@ from socle.registry.specs import MasterSpec
 @dataclass(kw_only=True)
 class LinuxContext(BuildContext):
     container: str
+    tree: Tree
+    #: what the next build needs to know to start from this one's layer
+    reuse_key: str = ""
+    carried: list[str] = field(default_factory=list)
     patch: bool = False
     clean: bool = False  # configure from the base, never on the profile's last master
     #: the frozen distribution the build installs from (socle/build/aptrepo.py); empty: the spec's mirror
@@ -199,47 +204,16 @@ def reuse_key(spec: MasterSpec, base: rootfs.RootfsSpec) -> str:
     return h.hexdigest()[:32]
 
 
-#: layers of a master image (base, first configuration, then one per reuse) beyond which a build starts clean
-MAX_REUSED_LAYERS = 12
-
-
-def latest_ref(spec: MasterSpec) -> str:
-    """The profile's last verified master: where the next build of the profile may start from."""
-    return f"localhost/socle/{spec.profile}:latest"
-
-
-def reusable_master(ctx: LinuxContext, reuse_key: str, selection: list[dict[str, str]]) -> str | None:
-    """The profile's last verified master, when the catalogue only grew (or the lock or version changed).
-
-    Roles are idempotent, so configuring on top of it installs only what is new (its apt lists
-    were removed by the generalisation: ``base`` fetches them again); the lock check still decides
-    (a mismatch configures again from the base). An entry that left the selection means a build
-    from the base: apt cannot tell what a removal should take along (dependencies kept because
-    something else recommends them), and a master must equal a clean build. ``--force`` always
-    builds from the base.
-    """
-    ref = latest_ref(ctx.spec)
-    if ctx.clean or not rootfs.image_exists(ref):
-        return None
-    fmt = '{{index .Labels "org.socle.reuse"}}|{{len .RootFS.Layers}}|{{index .Labels "org.socle.catalogue"}}'
-    out = subprocess.run(["podman", "image", "inspect", "--format", fmt, ref], capture_output=True, text=True)
-    label, layers, carried = [*out.stdout.strip().split("|"), "", "", ""][:3]
-    if label != reuse_key or int(layers or 0) > MAX_REUSED_LAYERS:
-        return None  # other roles, spec or base; or a long chain of reuses: start a new one
-    withdrawn = set(filter(None, carried.split(","))) - {e["name"] for e in selection}
-    if withdrawn:
-        console.print(f"  configuring from the base: {', '.join(sorted(withdrawn))} left the catalogue selection")
-        return None
-    return ref
-
-
-def _start_container(ctx: LinuxContext, image: str) -> None:
-    """(Re)start the build container from ``image``: ``sleep infinity`` under --init, never systemd.
+def _start_container(ctx: LinuxContext, lowers: list[Path]) -> None:
+    """(Re)start the build container on a new layer over ``lowers``: ``sleep infinity`` under --init,
+    never systemd. Podman writes nothing of its own into the tree (no /etc/hosts, /run a tmpfs).
 
     A frozen build's container sees the repository read-only and installs from it only."""
     subprocess.run(["podman", "rm", "-f", "-t", "0", ctx.container], capture_output=True, check=False)
+    ctx.tree.mount(lowers)
     mount = ["-v", f"{aptrepo.repo_dir()}:{aptrepo.CONTAINER_PATH}:ro"] if ctx.frozen else []
-    rootfs.podman("run", "-d", "--init", "--name", ctx.container, "--hostname", "master", *mount, image,
+    rootfs.podman("run", "-d", "--init", "--name", ctx.container, "--hostname", "master", "--no-hosts",
+                  "--tmpfs", "/run", *mount, "--rootfs", str(ctx.tree.merged),
                   "sleep", "infinity", what="start the build container")  # fmt: skip
     if ctx.frozen:
         _write_sources(ctx, aptrepo.sources_line(ctx.frozen, aptrepo.CONTAINER_PATH) + "\n")
@@ -293,7 +267,7 @@ def pull_bundle(out: Path) -> Path:
     return out
 
 
-def configure(ctx: LinuxContext, start: str, selection: list[dict[str, str]], *, upgrade: bool) -> None:
+def configure(ctx: LinuxContext, start: list[Path], selection: list[dict[str, str]], *, upgrade: bool) -> None:
     spec = ctx.spec
     _start_container(ctx, start)
     roles = [r for r in spec.data["roles"] if r["name"] != "master_finalize"]
