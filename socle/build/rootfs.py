@@ -159,7 +159,3 @@ def test_image(release: str = "trixie") -> str:
     if not image_exists(ref):
         import_rootfs(build_rootfs(spec), ref, labels={"org.socle.kind": "test", "org.socle.key": spec.key()})
     return ref
-
-
-def clean_cache() -> None:
-    shutil.rmtree(cache_dir() / "rootfs", ignore_errors=True)
