@@ -104,6 +104,9 @@ def main() -> None:
     manifest = json.loads(next((work / "dist").rglob("manifest.json")).read_text())
     cold_steps = manifest["build"]["steps_s"]
     cold_published = manifest["build"]["duration_s"]
+    # the rebuild starts from the cold build's tree, not its image: a desktop image is ~10 GB of disk
+    images = [manifest.get("oci", {}).get("image"), f"localhost/socle/{args.profile}:latest"]
+    subprocess.run(["podman", "rmi", *filter(None, images)], capture_output=True)
     pkgs = sorted(manifest["packages"])
 
     def floor_cmd(target: str) -> list[str]:

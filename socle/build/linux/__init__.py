@@ -82,6 +82,12 @@ class Linux(Platform):
             if image := manifest.get("oci", {}).get("image"):
                 timed(ctx, "OCI image (after publication: tests and containers start from it)",
                       capture.oci_image, ctx, image)  # fmt: skip
+        except SocleError as exc:
+            exc.hint = (exc.hint + "\n  " if exc.hint else "") + (
+                f"the master {ctx.version} is published and postes can receive it; only its OCI image (tests, "
+                "containers) is missing: see `podman system df` and `df /var/lib/containers`"
+            )
+            raise
         finally:
             ctx.tree.keep(version=ctx.version, reuse_key=ctx.reuse_key, carried=ctx.carried)
 
