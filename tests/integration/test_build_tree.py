@@ -4,6 +4,7 @@ a build's layer, the profile's last published layer as where the next build star
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,20 @@ def test_a_dead_builds_layer_is_removed_by_the_next_build(base: Path) -> None:
     stale.layer.rename(dead)
     tree.Tree.new("p").discard()
     assert not dead.exists()
+
+
+def test_the_tree_becomes_an_oci_image_with_what_it_holds(base: Path) -> None:
+    built = _build([base], {"etc/first": "1\n"}, remove="etc/gone")
+    image = "localhost/socle/test-tree-import:1"
+    try:
+        tree.tar_into_podman(built.merged, image, ["LABEL org.socle.profile=p"])
+        out = subprocess.run(["podman", "image", "inspect", "--format", '{{index .Labels "org.socle.profile"}}', image],
+                             capture_output=True, text=True)  # fmt: skip
+        assert out.stdout.strip() == "p", out.stderr
+        mounted = subprocess.run(["podman", "image", "mount", image], capture_output=True, text=True).stdout.strip()
+        files = {p.name for p in (Path(mounted) / "etc").iterdir()}
+        assert files == {"os-release", "first"}, "the layer's file is in, the removed one is out"
+    finally:
+        subprocess.run(["podman", "image", "unmount", image], capture_output=True)
+        subprocess.run(["podman", "rmi", image], capture_output=True)
+        built.discard()

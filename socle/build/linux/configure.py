@@ -35,7 +35,7 @@ class LinuxContext(BuildContext):
     reuse_key: str = ""
     carried: list[str] = field(default_factory=list)
     patch: bool = False
-    clean: bool = False  # configure from the base, never on the profile's last master
+    clean: bool = False  # configure from the base, never on the profile's last build
     #: the frozen distribution the build installs from (socle/build/aptrepo.py); empty: the spec's mirror
     frozen: str = ""
 

@@ -187,18 +187,20 @@ def tar_into_podman(tree: Path, image: str, changes: list[str]) -> str:
     args = ["podman", "import", "--quiet"]
     for change in changes:
         args += ["--change", change]
-    tar = subprocess.Popen(
-        ["tar", "-C", str(tree), "--numeric-owner", "--xattrs", "--xattrs-include=*", "--one-file-system",
-         "-cf", "-", "."],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    assert tar.stdout is not None
-    try:
-        proc = subprocess.run([*args, "-", image], stdin=tar.stdout, capture_output=True, text=True, check=False)
-    finally:
-        tar.stdout.close()
-        err = tar.stderr.read().decode(errors="replace") if tar.stderr else ""
-        tar.wait()
+    with tempfile.TemporaryFile() as tar_err:  # a file, not a pipe: tar never blocks on its warnings
+        tar = subprocess.Popen(
+            ["tar", "-C", str(tree), "--numeric-owner", "--xattrs", "--xattrs-include=*", "--one-file-system",
+             "-cf", "-", "."],
+            stdout=subprocess.PIPE, stderr=tar_err,
+        )  # fmt: skip
+        assert tar.stdout is not None
+        try:
+            proc = subprocess.run([*args, "-", image], stdin=tar.stdout, capture_output=True, text=True, check=False)
+        finally:
+            tar.stdout.close()
+            tar.wait()
+        tar_err.seek(0)
+        err = tar_err.read().decode(errors="replace")
     if tar.returncode or proc.returncode:
-        raise StepFailed(f"podman import of the master tree failed: {(err or proc.stderr).strip()[-500:]}")
+        raise StepFailed(f"podman import of the master tree failed: {(proc.stderr or err).strip()[-500:]}")
     return proc.stdout.strip()
