@@ -77,12 +77,7 @@ class Tree:
         for name in ("upper", "work", "merged"):
             (self.layer / name).mkdir(exist_ok=True)
         self.lowers = list(lowers)
-        options = (
-            f"lowerdir={':'.join(map(str, self.lowers))},upperdir={self.layer / 'upper'},workdir={self.layer / 'work'}"
-        )
-        run(["mount", "-t", "overlay", "overlay", "-o", options, str(self.merged)],
-            what="mount the build tree (overlayfs)",
-            hint="the build needs root and a kernel with overlayfs")  # fmt: skip
+        _mount_overlay(self.lowers, self.layer, "mount the build tree (overlayfs)")
 
     @contextmanager
     def scratch(self) -> Iterator[Path]:
@@ -91,10 +86,8 @@ class Tree:
         folder = Path(tempfile.mkdtemp(prefix="scratch-", dir=self.layer))
         for name in ("upper", "work", "merged"):
             (folder / name).mkdir()
-        options = f"lowerdir={self.merged},upperdir={folder / 'upper'},workdir={folder / 'work'}"
         try:
-            run(["mount", "-t", "overlay", "overlay", "-o", options, str(folder / "merged")],
-                what="mount a scratch view of the build tree")  # fmt: skip
+            _mount_overlay([self.merged], folder, "mount a scratch view of the build tree")
             yield folder / "merged"
         finally:
             if os.path.ismount(folder / "merged"):
@@ -140,6 +133,13 @@ class Tree:
             self._in_use = None
 
 
+def _mount_overlay(lowers: list[Path], folder: Path, what: str) -> None:
+    """Mount ``lowers`` (top first) under ``folder``'s ``upper`` at ``folder/merged``."""
+    options = f"lowerdir={':'.join(map(str, lowers))},upperdir={folder / 'upper'},workdir={folder / 'work'}"
+    run(["mount", "-t", "overlay", "overlay", "-o", options, str(folder / "merged")], what=what,
+        hint="the build needs root and a kernel with overlayfs")  # fmt: skip
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -182,8 +182,8 @@ def reusable(profile: str, reuse_key: str, selection: list[dict[str, str]]) -> t
     return last["stack"], ""
 
 
-def tar_into_podman(tree: Path, image: str, changes: list[str]) -> str:
-    """The tree as an OCI image of the local store (``podman import`` of its tarball); its id."""
+def tar_into_podman(tree: Path, image: str, changes: list[str]) -> None:
+    """The tree as an OCI image of the local store (``podman import`` of its tarball)."""
     args = ["podman", "import", "--quiet"]
     for change in changes:
         args += ["--change", change]
@@ -203,4 +203,3 @@ def tar_into_podman(tree: Path, image: str, changes: list[str]) -> str:
         err = tar_err.read().decode(errors="replace")
     if tar.returncode or proc.returncode:
         raise StepFailed(f"podman import of the master tree failed: {(proc.stderr or err).strip()[-500:]}")
-    return proc.stdout.strip()
