@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,12 +76,20 @@ def deb_name(name: str, pkg: dict[str, str]) -> str:
     return f"{name}_{pkg['version'].replace(':', '%3a')}_{pkg['arch']}.deb"
 
 
-def freeze(name: str, lock: dict[str, Any], container: str, *, description: str) -> int:
-    """Keep every package of ``lock`` in distribution ``name``; returns how many .deb files it holds.
+def freeze(name: str, lock: dict[str, Any], container: str, *, description: str,
+           archives: list[Path] | None = None) -> int:  # fmt: skip
+    """Keep every package of ``lock`` in distribution ``name``; returns how many .deb files it holds."""
+    return keep(name, lock, gather(lock, container, archives or []), description=description)
 
-    Each .deb comes from the host's apt cache (mmdebstrap's), else from the build container (its apt
-    cache, else ``apt-get download`` from the build's own sources), and must match the lock's sha256.
-    Nothing is published until every file is there and verified.
+
+def gather(lock: dict[str, Any], container: str, archives: list[Path]) -> Path:
+    """Every .deb of ``lock``, with the sha256 the lock recorded, in a new folder of the repository (for
+    :func:`keep`, which removes it); while the build's tree still has apt's cache.
+
+    Each file is linked (else copied) from the first place that has it: mmdebstrap's cache, the
+    repository's pool (a rebuild's packages were mostly kept with the previous lock), ``archives`` (the
+    build tree's apt cache, on the host); what none has is fetched in the build container (its apt
+    cache, else ``apt-get download`` from the build's own sources).
     """
     packages: dict[str, dict[str, str]] = lock["packages"]
     unsigned = sorted(n for n, p in packages.items() if not p.get("sha256"))
@@ -93,15 +102,33 @@ def freeze(name: str, lock: dict[str, Any], container: str, *, description: str)
     repo.mkdir(parents=True, exist_ok=True)
     incoming = Path(tempfile.mkdtemp(prefix=".incoming-", dir=repo))
     try:
-        missing = _from_host_cache(packages, incoming)
+        pool = {deb.name: deb for deb in (repo / "pool").rglob("*.deb")}
+        places: list[Callable[[str], Path | None]] = [
+            lambda file: cache_dir() / "apt-archives" / file,
+            lambda file: pool.get(_pool_name(file)),
+            *(lambda file, folder=folder: folder / file for folder in archives),
+        ]
+        missing = _link_known(packages, places, incoming)
         if missing:
             _from_container(container, {n: packages[n] for n in missing}, incoming)
-        bad = [n for n, p in packages.items() if _sha256(incoming / deb_name(n, p)) != p["sha256"]]
+        bad = [n for n in missing if _sha256(incoming / deb_name(n, packages[n])) != packages[n]["sha256"]]
         if bad:
             raise StepFailed(
                 f"{len(bad)} .deb file(s) do not match the lock's sha256: {', '.join(sorted(bad)[:8])}",
                 hint="the mirror served other files than its index announced; try again later",
             )
+    except BaseException:
+        shutil.rmtree(incoming, ignore_errors=True)
+        raise
+    return incoming
+
+
+def keep(name: str, lock: dict[str, Any], incoming: Path, *, description: str) -> int:
+    """Put the files :func:`gather` verified into distribution ``name`` and sign its index (reprepro); the
+    folder is removed. Nothing is published until every file is in."""
+    packages: dict[str, dict[str, str]] = lock["packages"]
+    repo = repo_dir()
+    try:
         home, key = signing.signer()
         _configure(repo, name, description, key)
         debs = sorted(str(incoming / deb_name(n, p)) for n, p in packages.items())
@@ -124,19 +151,27 @@ def _sha256(path: Path) -> str | None:
     return store.sha256_file(path) if path.is_file() else None
 
 
-def _from_host_cache(packages: dict[str, dict[str, str]], incoming: Path) -> list[str]:
-    """Link what mmdebstrap's cache holds into ``incoming``; the names still missing."""
-    cached = cache_dir() / "apt-archives"
+def _pool_name(file: str) -> str:
+    """The name reprepro gives a .deb in its pool: apt's, without the epoch."""
+    name, version, arch = file.split("_")
+    return f"{name}_{version.split('%3a', 1)[-1]}_{arch}"
+
+
+def _link_known(packages: dict[str, dict[str, str]], places: list[Callable[[str], Path | None]],
+                incoming: Path) -> list[str]:  # fmt: skip
+    """Link (else copy) into ``incoming`` each package's .deb from the first of ``places`` (apt's file
+    name → where it may be) holding it with the lock's sha256; the names found nowhere."""
     missing = []
     for name, pkg in sorted(packages.items()):
-        file = cached / deb_name(name, pkg)
-        if _sha256(file) == pkg["sha256"]:
-            try:
-                os.link(file, incoming / file.name)
-            except OSError:  # another file system
-                shutil.copy2(file, incoming / file.name)
-        else:
+        file = deb_name(name, pkg)
+        found = next((path for place in places if (path := place(file)) and _sha256(path) == pkg["sha256"]), None)
+        if found is None:
             missing.append(name)
+            continue
+        try:
+            os.link(found, incoming / file)
+        except OSError:  # another file system
+            shutil.copy2(found, incoming / file)
     return missing
 
 

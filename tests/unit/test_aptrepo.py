@@ -83,3 +83,29 @@ def test_a_frozen_base_is_cached_by_its_content_not_by_where_the_repository_live
     there = rootfs.RootfsSpec(release="trixie", frozen="ci-a", frozen_source=aptrepo.sources_line("ci-a", "/srv/b"))
     assert here.key() == there.key() != rootfs.RootfsSpec(release="trixie").key()
     assert here.sources() == ["deb [signed-by=/srv/a/socle-archive-keyring.gpg] file:/srv/a ci-a main"]
+
+
+def test_a_rebuild_takes_its_packages_from_the_pool_and_the_tree_not_the_mirror(lock, tmp_path):
+    cache = tmp_path / "cache" / "apt-archives"
+    aptrepo.freeze(aptrepo.codename("ci", "2026-2027", lock), lock, "no-container-needed", description="a")
+    # the next lock: beta only in the pool now, gamma only in the build tree's apt cache; nothing to fetch
+    # (the container does not exist: fetching would fail)
+    (cache / aptrepo.deb_name("beta", lock["packages"]["beta"])).unlink()
+    tree = tmp_path / "tree" / "var" / "cache" / "apt" / "archives"
+    tree.mkdir(parents=True)
+    later = {"packages": {"beta": lock["packages"]["beta"], "gamma": make_deb(tree, "gamma", "3.0-1")}}
+    name = aptrepo.codename("ci", "2026-2027", later)
+    incoming = aptrepo.gather(later, "no-container-needed", [tree])
+    assert sorted(p.name for p in incoming.iterdir()) == ["beta_1%3a2.0-3_all.deb", "gamma_3.0-1_amd64.deb"]
+    assert (incoming / "gamma_3.0-1_amd64.deb").stat().st_nlink == 2, "linked from the tree, not copied"
+    assert aptrepo.keep(name, later, incoming, description="b") == 2
+    assert listed(name) == {("beta", "1:2.0-3"), ("gamma", "3.0-1")} and not incoming.exists()
+
+
+def test_a_file_that_is_not_the_locked_one_is_not_taken(lock, tmp_path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    lock["packages"]["gamma"] = {**make_deb(tree, "gamma", "3.0-1"), "sha256": "0" * 64}
+    with pytest.raises(SocleError, match="fetch the lock's packages"):
+        aptrepo.gather(lock, "socle-no-such-container", [tree])
+    assert not list(aptrepo.repo_dir().glob(".incoming-*")), "nothing left half-written"

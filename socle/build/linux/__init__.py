@@ -10,6 +10,7 @@ import os
 import secrets
 import shutil
 import subprocess
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,6 +24,9 @@ from socle.core.paths import CATALOGUE_DIR, cache_dir, rel
 from socle.core.proc import run
 from socle.registry import store
 from socle.registry.specs import MasterSpec, read_lock
+
+#: apt's cache in a Debian tree (the build's packages, until master_finalize empties it)
+APT_ARCHIVES = "var/cache/apt/archives"
 
 
 class Linux(Platform):
@@ -92,6 +96,43 @@ class Linux(Platform):
             ctx.tree.keep(version=ctx.version, reuse_key=ctx.reuse_key, carried=ctx.carried)
 
 
+def _keep_packages(ctx: LinuxContext, pool: ThreadPoolExecutor, kept: str, lock: dict[str, Any]) -> Future[int]:
+    """Collect the lock's .deb files while the tree still has apt's cache (the build's own layer first:
+    linked, not copied), then keep and sign them in ``pool``, in parallel with what follows."""
+    archives = [ctx.tree.upper / APT_ARCHIVES, ctx.tree.merged / APT_ARCHIVES]
+    with step(ctx, "collect the lock's packages (caches, the repository's pool, the tree)"):
+        incoming = aptrepo.gather(lock, ctx.container, archives)
+    description = f"socle {ctx.spec.profile} {ctx.spec.year}"
+    return pool.submit(timed, ctx, "keep the lock's packages (frozen apt repository)",
+                       lambda: aptrepo.keep(kept, lock, incoming, description=description))  # fmt: skip
+
+
+def _generalise(ctx: LinuxContext) -> None:
+    """The master's own record in /etc/socle/master.json, then master_finalize; the container stops."""
+    with step(ctx, "generalise (master_finalize)"):
+        configure.restore_sources(ctx)
+        manifest_in_image = {
+            "profile": ctx.spec.profile,
+            "version": ctx.version,
+            "school_year": ctx.spec.year,
+            "serial": store.serial_of(ctx.version),
+            "management_account": ctx.spec.management_account,
+        }
+        run(
+            ["podman", "exec", "-i", ctx.container, "sh", "-c",
+             "mkdir -p /etc/socle && cat > /etc/socle/master.json"],
+            what="write /etc/socle/master.json",
+            input=json.dumps(manifest_in_image, sort_keys=True) + "\n",
+        )  # fmt: skip
+        book = configure.write_playbook(
+            ctx, [{"name": "master_finalize"}], "Finalize master", {"master_finalize_building_master": True}
+        )
+        configure.run_play(ctx, book, "finalize")
+        # Ansible's remote working folder outlives the play that needed it (master_finalize keeps it)
+        rootfs.podman("exec", ctx.container, "rm", "-rf", "/root/.ansible", what="remove Ansible's working folder")
+        rootfs.podman("stop", "-t", "2", ctx.container, what="stop the build container")
+
+
 def _remove_container(ctx: LinuxContext) -> None:
     subprocess.run(["podman", "rm", "-f", "-t", "2", ctx.container], capture_output=True, check=False)
 
@@ -140,35 +181,17 @@ def _pipeline(ctx: LinuxContext, lock: dict[str, Any] | None) -> dict[str, Any]:
             console.print(f"  wrote {rel(spec.lock_path)} ({len(pkgs)} packages)")
             lock = lock_data
     kept = "" if ctx.patch else aptrepo.codename(spec.profile, spec.year, lock)
-    if kept and not aptrepo.frozen(kept):
-        with step(ctx, "keep the lock's packages (frozen apt repository)"):
-            count = aptrepo.freeze(kept, lock, ctx.container, description=f"socle {spec.profile} {spec.year}")
+    # the lock's packages go into the frozen repository while the master is generalised and exported
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="socle-freeze") as pool:
+        keeping = _keep_packages(ctx, pool, kept, lock) if kept and not aptrepo.frozen(kept) else None
+        _generalise(ctx)
+        with step(ctx, "artefacts and verification (in parallel)"):
+            produced, verification = capture.capture(ctx)
+        if keeping:
+            with step(ctx, "frozen apt repository (kept meanwhile)"):
+                count = keeping.result()
             console.print(f"  {count} .deb files kept in {rel(aptrepo.repo_dir())}, distribution {kept} (signed): "
                           "this lock rebuilds without the Debian mirror")  # fmt: skip
-    with step(ctx, "generalise (master_finalize)"):
-        configure.restore_sources(ctx)
-        manifest_in_image = {
-            "profile": spec.profile,
-            "version": ctx.version,
-            "school_year": spec.year,
-            "serial": store.serial_of(ctx.version),
-            "management_account": spec.management_account,
-        }
-        run(
-            ["podman", "exec", "-i", ctx.container, "sh", "-c",
-             "mkdir -p /etc/socle && cat > /etc/socle/master.json"],
-            what="write /etc/socle/master.json",
-            input=json.dumps(manifest_in_image, sort_keys=True) + "\n",
-        )  # fmt: skip
-        book = configure.write_playbook(
-            ctx, [{"name": "master_finalize"}], "Finalize master", {"master_finalize_building_master": True}
-        )
-        configure.run_play(ctx, book, "finalize")
-        # Ansible's remote working folder outlives the play that needed it (master_finalize keeps it)
-        rootfs.podman("exec", ctx.container, "rm", "-rf", "/root/.ansible", what="remove Ansible's working folder")
-        rootfs.podman("stop", "-t", "2", ctx.container, what="stop the build container")
-    with step(ctx, "artefacts and verification (in parallel)"):
-        produced, verification = capture.capture(ctx)
     with step(ctx, "manifest and SBOM"):
         sbom = capture.sbom(ctx, pkgs)
         (ctx.staging / "sbom.cdx.json").write_text(json.dumps(sbom, indent=2, sort_keys=True) + "\n")

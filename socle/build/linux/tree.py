@@ -66,6 +66,11 @@ class Tree:
     def merged(self) -> Path:
         return self.layer / "merged"
 
+    @property
+    def upper(self) -> Path:
+        """What this build wrote (overlayfs' upper directory): plain files, on the host's file system."""
+        return self.layer / "upper"
+
     def mount(self, lowers: list[Path]) -> None:
         """Mount a new, empty layer on ``lowers``: what an earlier mount of this build wrote is dropped."""
         self.unmount()
