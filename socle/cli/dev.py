@@ -55,7 +55,8 @@ def test(*, heavy: bool = False, quick: bool = False, keyword: str | None = None
     unless quick; heavy when asked."""
     if with_lint:
         lint()
-    args = [sys.executable, "-m", "pytest", "tests"]
+    # the slowest tests named at the end: where the CI budget (60 min on 2 cores) goes
+    args = [sys.executable, "-m", "pytest", "tests", "--durations=25"]
     markers = []
     if quick:
         markers.append("not integration")
