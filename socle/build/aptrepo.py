@@ -76,12 +76,6 @@ def deb_name(name: str, pkg: dict[str, str]) -> str:
     return f"{name}_{pkg['version'].replace(':', '%3a')}_{pkg['arch']}.deb"
 
 
-def freeze(name: str, lock: dict[str, Any], container: str, *, description: str,
-           archives: list[Path] | None = None) -> int:  # fmt: skip
-    """Keep every package of ``lock`` in distribution ``name``; returns how many .deb files it holds."""
-    return keep(name, lock, gather(lock, container, archives or []), description=description)
-
-
 def gather(lock: dict[str, Any], container: str, archives: list[Path]) -> Path:
     """Every .deb of ``lock``, with the sha256 the lock recorded, in a new folder of the repository (for
     :func:`keep`, which removes it); while the build's tree still has apt's cache.

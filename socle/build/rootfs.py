@@ -141,14 +141,16 @@ def image_exists(ref: str) -> bool:
     return ok(["podman", "image", "exists", ref])
 
 
+def import_command(labels: dict[str, str]) -> list[str]:
+    """``podman import`` of a root file system as an image whose command is systemd, with ``labels``;
+    the source (a tarball, or ``-``) and the image's name follow."""
+    changes = ['CMD ["/lib/systemd/systemd"]', "STOPSIGNAL SIGRTMIN+3", *(f"LABEL {k}={v}" for k, v in labels.items())]
+    return ["podman", "import", "--quiet", *(arg for change in changes for arg in ("--change", change))]
+
+
 def import_rootfs(tarball: Path, ref: str, *, labels: dict[str, str] | None = None) -> str:
     """Import a rootfs tarball as a local image whose default command is systemd."""
-    changes = ['CMD ["/lib/systemd/systemd"]', "STOPSIGNAL SIGRTMIN+3"]
-    changes += [f"LABEL {k}={v}" for k, v in (labels or {}).items()]
-    args = ["podman", "import"]
-    for change in changes:
-        args += ["--change", change]
-    run([*args, tarball, ref], what=f"podman import {ref}")
+    run([*import_command(labels or {}), tarball, ref], what=f"podman import {ref}")
     return ref
 
 

@@ -107,7 +107,7 @@ def test_the_tree_becomes_an_oci_image_with_what_it_holds(base: Path) -> None:
     built = _build([base], {"etc/first": "1\n"}, remove="etc/gone")
     image = "localhost/socle/test-tree-import:1"
     try:
-        tree.tar_into_podman(built.merged, image, ["LABEL org.socle.profile=p"])
+        tree.tar_into_podman(built.merged, image, {"org.socle.profile": "p"})
         out = subprocess.run(["podman", "image", "inspect", "--format", '{{index .Labels "org.socle.profile"}}', image],
                              capture_output=True, text=True)  # fmt: skip
         assert out.stdout.strip() == "p", out.stderr

@@ -36,6 +36,11 @@ def lock(tmp_path, monkeypatch) -> dict:
     return {"packages": {"alpha": make_deb(where, "alpha", "1.0-1"), "beta": make_deb(where, "beta", "1:2.0-3", "all")}}
 
 
+def freeze(name: str, lock: dict, *, description: str) -> int:
+    """What a build does, from its caches alone (the container does not exist: fetching would fail)."""
+    return aptrepo.keep(name, lock, aptrepo.gather(lock, "no-container-needed", []), description=description)
+
+
 def listed(name: str) -> set[tuple[str, str]]:
     out = subprocess.run(["reprepro", "--basedir", aptrepo.repo_dir(), "list", name], capture_output=True, text=True)
     return {tuple(line.split(": ", 1)[1].split(" ")) for line in out.stdout.splitlines()}
@@ -44,7 +49,7 @@ def listed(name: str) -> set[tuple[str, str]]:
 def test_a_lock_is_kept_signed_and_two_locks_share_the_pool(lock, tmp_path):
     name = aptrepo.codename("ci", "2026-2027", lock)
     assert name.startswith("ci-2026-2027-") and not aptrepo.frozen(name)
-    assert aptrepo.freeze(name, lock, "no-container-needed", description="socle ci 2026-2027") == 2
+    assert freeze(name, lock, description="socle ci 2026-2027") == 2
     assert aptrepo.frozen(name)
     assert listed(name) == {("alpha", "1.0-1"), ("beta", "1:2.0-3")}
     repo = aptrepo.repo_dir()
@@ -54,7 +59,7 @@ def test_a_lock_is_kept_signed_and_two_locks_share_the_pool(lock, tmp_path):
     # next year's lock: alpha moved on, beta is the same file, stored once
     later = {"packages": {**lock["packages"], "alpha": make_deb(tmp_path / "cache" / "apt-archives", "alpha", "1.1-1")}}
     other = aptrepo.codename("ci", "2027-2028", later)
-    aptrepo.freeze(other, later, "no-container-needed", description="socle ci 2027-2028")
+    freeze(other, later, description="socle ci 2027-2028")
     assert listed(other) == {("alpha", "1.1-1"), ("beta", "1:2.0-3")}
     assert listed(name) == {("alpha", "1.0-1"), ("beta", "1:2.0-3")}
     assert len(list((repo / "pool").rglob("beta_*.deb"))) == 1
@@ -72,7 +77,7 @@ def test_the_distribution_names_the_package_set():
 def test_a_package_the_lock_cannot_vouch_for_is_refused(lock):
     lock["packages"]["local"] = {"version": "1", "arch": "amd64"}
     with pytest.raises(SocleError, match="no sha256 for 1 package"):
-        aptrepo.freeze("ci-x", lock, "no-container-needed", description="x")
+        freeze("ci-x", lock, description="x")
     assert not aptrepo.frozen("ci-x")
 
 
@@ -87,7 +92,7 @@ def test_a_frozen_base_is_cached_by_its_content_not_by_where_the_repository_live
 
 def test_a_rebuild_takes_its_packages_from_the_pool_and_the_tree_not_the_mirror(lock, tmp_path):
     cache = tmp_path / "cache" / "apt-archives"
-    aptrepo.freeze(aptrepo.codename("ci", "2026-2027", lock), lock, "no-container-needed", description="a")
+    freeze(aptrepo.codename("ci", "2026-2027", lock), lock, description="a")
     # the next lock: beta only in the pool now, gamma only in the build tree's apt cache; nothing to fetch
     # (the container does not exist: fetching would fail)
     (cache / aptrepo.deb_name("beta", lock["packages"]["beta"])).unlink()

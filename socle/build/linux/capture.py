@@ -52,9 +52,7 @@ def oci_image(ctx: LinuxContext, image: str) -> None:
     """The published master's tree as an OCI image of the local store, also the profile's ``:latest``;
     the profile's older images beyond :data:`KEEP_MASTER_IMAGES` are dropped."""
     profile = ctx.spec.profile
-    changes = ['CMD ["/lib/systemd/systemd"]', "STOPSIGNAL SIGRTMIN+3",
-               f"LABEL org.socle.profile={profile}", f"LABEL org.socle.version={ctx.version}"]  # fmt: skip
-    tar_into_podman(ctx.tree.merged, image, changes)
+    tar_into_podman(ctx.tree.merged, image, {"org.socle.profile": profile, "org.socle.version": ctx.version})
     podman("tag", image, f"localhost/socle/{profile}:latest", what="tag the master as the profile's latest")
     if dropped := prune_images(profile):
         console.print(f"  podman store: dropped {len(dropped)} older image(s) of {profile}: {', '.join(dropped)}")

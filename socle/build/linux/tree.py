@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from socle.build.rootfs import import_command
 from socle.core.errors import StepFailed
 from socle.core.paths import cache_dir
 from socle.core.proc import run
@@ -187,11 +188,8 @@ def reusable(profile: str, reuse_key: str, selection: list[dict[str, str]]) -> t
     return last["stack"], ""
 
 
-def tar_into_podman(tree: Path, image: str, changes: list[str]) -> None:
-    """The tree as an OCI image of the local store (``podman import`` of its tarball)."""
-    args = ["podman", "import", "--quiet"]
-    for change in changes:
-        args += ["--change", change]
+def tar_into_podman(tree: Path, image: str, labels: dict[str, str]) -> None:
+    """The tree as an OCI image of the local store (``podman import`` of its tarball), systemd its command."""
     with tempfile.TemporaryFile() as tar_err:  # a file, not a pipe: tar never blocks on its warnings
         tar = subprocess.Popen(
             ["tar", "-C", str(tree), "--numeric-owner", "--xattrs", "--xattrs-include=*", "--one-file-system",
@@ -200,7 +198,8 @@ def tar_into_podman(tree: Path, image: str, changes: list[str]) -> None:
         )  # fmt: skip
         assert tar.stdout is not None
         try:
-            proc = subprocess.run([*args, "-", image], stdin=tar.stdout, capture_output=True, text=True, check=False)
+            proc = subprocess.run([*import_command(labels), "-", image], stdin=tar.stdout, capture_output=True,
+                                  text=True, check=False)  # fmt: skip
         finally:
             tar.stdout.close()
             tar.wait()
