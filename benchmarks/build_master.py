@@ -72,10 +72,9 @@ def _add_approved_row(catalogue: Path, software: str) -> None:
     table_path.write_text(dumps(table))
 
 
-#: measured on this machine on 2026-11-30 (issue #23), profile poste-linux: seconds
-#: earlier runs (docs/masters.md), to publication: 2026-11-30 waited for the OCI image, 2026-12-01 (the
-#: tree) kept the lock's .deb on the critical path and re-downloaded them on the rebuild; its floor is
-#: estimated from the work folder's timestamps (± 10 s)
+#: earlier runs on this machine (issue #23, docs/masters.md), seconds to publication: 2026-11-30
+#: waited for the OCI image, 2026-12-01 (the tree) kept the lock's .deb on the critical path and
+#: downloaded them again on the rebuild; its floor is estimated from the work folder's timestamps (± 10 s)
 BEFORE = {
     "poste-linux": [
         {"date": "2026-11-30", "cold": 787.0, "floor": 447.0, "rebuild / cold": 0.28},

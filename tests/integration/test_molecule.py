@@ -23,11 +23,11 @@ SCENARIOS = sorted(p.name for p in (ROOT / "molecule").iterdir() if (p / "molecu
 NEEDS_WINDOWS = {"windows"}
 
 
-def molecule_test(scenario: str, image: str) -> subprocess.CompletedProcess[str]:
+def molecule_test(scenario: str) -> subprocess.CompletedProcess[str]:
+    """``molecule test`` of one scenario, on the image ``SOCLE_TEST_IMAGE`` names."""
     bindir = os.path.dirname(sys.executable)
     env = {
         **os.environ,
-        "SOCLE_TEST_IMAGE": image,
         "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}",
         "ANSIBLE_HOME": os.environ.get("ANSIBLE_HOME", str(ROOT / ".cache" / "ansible-home")),
         "PY_COLORS": "0",
@@ -40,13 +40,12 @@ def molecule_test(scenario: str, image: str) -> subprocess.CompletedProcess[str]
 @pytest.fixture(scope="module")
 def runs(request) -> Iterator[dict[str, Future[subprocess.CompletedProcess[str]]]]:
     """The selected scenarios, started together at the module's first test."""
-    image = os.environ.get("SOCLE_TEST_IMAGE")
-    if not image:
+    if not os.environ.get("SOCLE_TEST_IMAGE"):
         pytest.skip("SOCLE_TEST_IMAGE not set: run through `invoke test`, which builds the image")
     selected = [item.callspec.params["scenario"] for item in request.session.items
                 if getattr(item, "originalname", "") == "test_molecule_scenario"]  # fmt: skip
     with ThreadPoolExecutor(max_workers=int(os.environ.get("SOCLE_MOLECULE_JOBS", "2"))) as pool:
-        futures = {s: pool.submit(molecule_test, s, image) for s in selected if s not in NEEDS_WINDOWS}
+        futures = {s: pool.submit(molecule_test, s) for s in selected if s not in NEEDS_WINDOWS}
         yield futures
         for future in futures.values():
             future.cancel()
