@@ -110,10 +110,10 @@ def _identity(pid):
 
 
 class _Target:
-    """The container's first process, its environment and its identity when last checked."""
+    """The container's first process, its environment and its identity when first seen."""
 
-    def __init__(self, pid, env):
-        self.pid, self.env, self.identity = pid, env, _identity(pid)
+    def __init__(self, nsenter, pid, env):
+        self.nsenter, self.pid, self.env, self.identity = nsenter, pid, env, _identity(pid)
 
     def current(self):
         return self.identity is not None and _identity(self.pid) == self.identity
@@ -127,14 +127,14 @@ class Connection(PodmanConnection):
 
     def _connect(self):
         super()._connect()
-        if self._target is None or not self._target.current():
-            self._target = self._find_target()
+        self._target = self._find_target()
         return self
 
     def _find_target(self):
         """The container's first process when commands may enter its namespaces (else None)."""
-        if (not self.get_option("nsenter") or os.geteuid() != 0 or self.user not in _ROOT
-                or self.get_option("podman_extra_args") or not shutil.which("nsenter")):  # fmt: skip
+        nsenter = shutil.which("nsenter")
+        if not (self.get_option("nsenter") and nsenter and os.geteuid() == 0 and self.user in _ROOT) \
+                or self.get_option("podman_extra_args"):  # fmt: skip
             return None
         rc, stdout, _ = self._podman("inspect", ["--format", "json"])
         try:
@@ -148,11 +148,11 @@ class Connection(PodmanConnection):
         env = dict(item.split("=", 1) for item in config.get("Env") or [] if "=" in item)
         env.pop("HOSTNAME", None)
         env.setdefault("HOME", "/root")
-        target = _Target(int(state["Pid"]), env)
+        target = _Target(nsenter, int(state["Pid"]), env)
         return target if target.identity else None
 
     def _nsenter(self, cmd, in_data):
-        argv = ["nsenter", "--target", str(self._target.pid), "--all", "--root", "--wd", *shlex.split(cmd)]
+        argv = [self._target.nsenter, "--target", str(self._target.pid), "--all", "--root", "--wd", *shlex.split(cmd)]
         display.vvv(f"NSENTER {argv}", host=self._container_id)
         proc = subprocess.run(argv, input=in_data, stdin=None if in_data is not None else subprocess.DEVNULL,
                               capture_output=True, env=self._target.env, check=False)  # fmt: skip
@@ -162,12 +162,10 @@ class Connection(PodmanConnection):
     def exec_command(self, cmd, in_data=None, sudoable=False):
         super(PodmanConnection, self).exec_command(cmd, in_data=in_data, sudoable=sudoable)
         command = to_native(cmd, errors="surrogate_or_strict")
+        if self._target is not None and not self._target.current():
+            self._target = self._find_target()  # restarted: its new first process; stopped: podman exec
         if self._target is not None:
-            if self._target.current():
-                return self._nsenter(command, in_data)
-            self._target = self._find_target()  # restarted: its new first process, or podman exec
-            if self._target is not None:
-                return self._nsenter(command, in_data)
+            return self._nsenter(command, in_data)
         args = ["exec"]
         if in_data is not None:
             args.append("-i")
