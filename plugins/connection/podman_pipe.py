@@ -8,7 +8,8 @@ so it cannot pipeline and every task costs ~5 podman calls. Measured on the CI m
 Each ``podman exec`` still costs about 165 ms here (podman, conmon and runc start for every
 command), and a ``copy`` or ``template`` task runs five commands. Root on the container's own host
 (rootful podman) enters the namespaces of the container's first process with ``nsenter`` instead:
-about 20 ms, with the container's root, working folder and environment. The process is checked
+about 20 ms, with the container's root, working folder, environment and capabilities (setpriv
+drops the host's others before the command starts). The process is checked
 before each command (its start time and mount namespace) so that a container stopped meanwhile
 is never mistaken for another process; anything else (another user, extra podman arguments, no
 ``nsenter``) goes through ``podman exec`` as before.
@@ -110,10 +111,14 @@ def _identity(pid):
 
 
 class _Target:
-    """The container's first process, its environment and its identity when first seen."""
+    """The container's first process, its environment, capabilities and identity when first seen."""
 
-    def __init__(self, nsenter, pid, env):
+    def __init__(self, nsenter, pid, env, caps):
         self.nsenter, self.pid, self.env, self.identity = nsenter, pid, env, _identity(pid)
+        # setpriv (util-linux, in every Debian system) runs in the container: the command keeps only
+        # the capabilities podman gave the container, not the host's
+        bounding = ",".join(["-all"] + [f"+{c.lower().removeprefix('cap_')}" for c in caps])
+        self.drop = ["setpriv", "--inh-caps=-all", f"--bounding-set={bounding}", "--"]
 
     def current(self):
         return self.identity is not None and _identity(self.pid) == self.identity
@@ -142,17 +147,19 @@ class Connection(PodmanConnection):
         except (ValueError, IndexError):
             return None
         state, config = info.get("State", {}), info.get("Config", {})
-        if not state.get("Running") or not state.get("Pid") or state.get("Rootless"):
+        if not state.get("Running") or not state.get("Pid") or state.get("Rootless") \
+                or not os.path.exists(f"/proc/{state['Pid']}/root/usr/bin/setpriv"):  # fmt: skip
             return None
         # what ``podman exec`` gives a command: the container's environment, never the controller's
         env = dict(item.split("=", 1) for item in config.get("Env") or [] if "=" in item)
         env.pop("HOSTNAME", None)
         env.setdefault("HOME", "/root")
-        target = _Target(nsenter, int(state["Pid"]), env)
+        target = _Target(nsenter, int(state["Pid"]), env, info.get("BoundingCaps") or [])
         return target if target.identity else None
 
     def _nsenter(self, cmd, in_data):
-        argv = [self._target.nsenter, "--target", str(self._target.pid), "--all", "--root", "--wd", *shlex.split(cmd)]
+        argv = [self._target.nsenter, "--target", str(self._target.pid), "--all", "--root", "--wd", *self._target.drop,
+                *shlex.split(cmd)]  # fmt: skip
         display.vvv(f"NSENTER {argv}", host=self._container_id)
         proc = subprocess.run(argv, input=in_data, stdin=None if in_data is not None else subprocess.DEVNULL,
                               capture_output=True, env=self._target.env, check=False)  # fmt: skip

@@ -1,5 +1,5 @@
 """The ``podman_pipe`` connection enters a running container's namespaces (nsenter) with the
-container's environment only, follows a restart, and reports a stopped container as unreachable."""
+container's environment and capabilities only, and follows a restart."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ BOOK = """\
   gather_facts: false
   tasks:
     - name: Read the environment and the root folder
-      ansible.builtin.shell: "env; ls /; cat /etc/socle-box"
+      ansible.builtin.shell: "env; ls /; cat /etc/socle-box; grep -E '^Cap(Bnd|Eff|Inh)' /proc/self/status"
       register: first
     - name: Restart the container (its first process changes)
       ansible.builtin.command: podman restart -t 0 {name}
@@ -62,9 +62,16 @@ def test_commands_enter_the_container_with_its_own_environment(tmp_path, box):
     proc = play(tmp_path, box, SOCLE_CONTROLLER_SECRET="do-not-leak")
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "NSENTER" in proc.stdout, "commands went through podman exec"
-    first = proc.stdout.split("FIRST<<", 1)[1].split(">>", 1)[0]
+    first = proc.stdout.split("FIRST<<", 1)[1].split(">>", 1)[0].replace("\\n", "\n").replace("\\t", "\t")
     assert "marker-in-box" in first and "container=podman" in first
     assert "do-not-leak" not in first and "SOCLE_CONTROLLER_SECRET" not in first
+    # no capability the container lacks under podman exec (CAP_SYS_ADMIN, CAP_MKNOD…)
+    caps = subprocess.run(["podman", "exec", box, "grep", "-E", "^Cap(Bnd|Eff|Inh)", "/proc/self/status"],
+                          capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    entered = [line.split() for line in first.splitlines() if line.startswith("Cap")]
+    assert entered == [caps[i : i + 2] for i in (0, 2, 4)]
+    with open("/proc/self/status", encoding="ascii") as fh:
+        assert next(line for line in fh if line.startswith("CapBnd")).split()[1] != caps[caps.index("CapBnd:") + 1]
     # after the restart the connection found the container's new first process
     assert "SECOND<<marker-in-box>>" in proc.stdout
 
