@@ -9,9 +9,9 @@ Each ``podman exec`` still costs about 165 ms here (podman, conmon and runc star
 command), and a ``copy`` or ``template`` task runs five commands. Root on the container's own host
 (rootful podman) enters the namespaces of the container's first process with ``nsenter`` instead:
 about 20 ms, with the container's root, working folder, environment and capabilities (setpriv
-drops the host's others before the command starts). The process is checked
-before each command (its start time and mount namespace) so that a container stopped meanwhile
-is never mistaken for another process; anything else (another user, extra podman arguments, no
+drops the host's others before the command starts). The process is checked before each command
+(its start time and mount namespace) so that a container stopped meanwhile is never mistaken for
+another process; anything else (another user, extra podman arguments, no
 ``nsenter``) goes through ``podman exec`` as before.
 """
 
@@ -121,7 +121,7 @@ class _Target:
         self.drop = ["setpriv", "--inh-caps=-all", f"--bounding-set={bounding}", "--"]
 
     def current(self):
-        return self.identity is not None and _identity(self.pid) == self.identity
+        return _identity(self.pid) == self.identity
 
 
 class Connection(PodmanConnection):
