@@ -14,7 +14,11 @@
 3. rebuild after one catalogue change — a teacher's request merged: one new card and one approved
    row, in a copy of the catalogue (``SOCLE_CATALOGUE_DIR``) — with ``--update-lock``, which
    configures on top of the cold build's kept configuration. The benchmark checks that the
-   selection changed by exactly that entry.
+   selection changed by exactly that entry;
+4. the layered lever (#23 point 4), measured on the rebuild, nothing else running: a squashfs and
+   chunk index of the rebuild's own layer alone (what a master split in layers would export),
+   against the whole rebuilt tree exported the same way, and the bytes a poste holding the cold
+   master fetches today (the rebuild's casync chunks the cold index lacks).
 
 Prints seconds and the ratios cold/floor (goal <= 1.25) and rebuild/cold (goal <= 0.15), both to
 publication, and the commands' own ratios.
@@ -27,6 +31,7 @@ import json
 import os
 import shlex
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -38,7 +43,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from socle.build.linux import configure  # noqa: E402
+from socle.build.linux import capture, configure  # noqa: E402
 from socle.core.errors import SocleError  # noqa: E402
 from socle.core.yamlio import dumps  # noqa: E402
 from socle.registry import specs  # noqa: E402
@@ -50,6 +55,53 @@ def timed(cmd: list[str], env: dict[str, str]) -> float:
     if proc.returncode:
         sys.exit(f"benchmark step failed: {' '.join(cmd)}\n{proc.stderr[-3000:]}")
     return time.monotonic() - start
+
+
+def chunk_sizes(index: Path) -> dict[bytes, int]:
+    """The chunks of a casync blob index (.caibx), id -> bytes: a 48-byte index header, a 16-byte table
+    header, then 40-byte items (the chunk's end offset, its sha256 id), then a 40-byte tail."""
+    raw = index.read_bytes()
+    chunks: dict[bytes, int] = {}
+    start = 0
+    for item in range((len(raw) - 104) // 40):
+        end, chunk = struct.unpack_from("<Q32s", raw, 64 + 40 * item)
+        chunks[chunk] = end - start
+        start = end
+    return chunks
+
+
+def export_alone(source: Path, out: Path, level: int) -> dict[str, float]:
+    """``source`` exported as the build does (squashfs, then its chunk index), timed, then removed."""
+    out.mkdir()
+    start = time.monotonic()
+    # mksquashfs warns that it cannot store POSIX ACLs (system.posix_acl_*), as in the build itself
+    subprocess.run(capture.squashfs_command(str(source), out / "image.squashfs", level), check=True,
+                   capture_output=True)  # fmt: skip
+    squashed = time.monotonic()
+    subprocess.run(["casync", "make", f"--store={out / 'store.castr'}", str(out / "image.caibx"),
+                    str(out / "image.squashfs")], check=True, capture_output=True)  # fmt: skip
+    figures = {"squashfs_s": squashed - start, "index_s": time.monotonic() - squashed,
+               "mb": (out / "image.squashfs").stat().st_size / 1e6}  # fmt: skip
+    shutil.rmtree(out)
+    return figures
+
+
+def layer_lever(cache: Path, profile: str, level: int, work: Path) -> dict[str, dict[str, float]]:
+    """The rebuild's own layer exported alone, and the whole tree it stacks, mounted read-only."""
+    layer = (cache / "trees" / profile / "latest").resolve()
+    stack = [layer / "upper", *map(Path, json.loads((layer / "layer.json").read_text())["lowers"])]
+    merged = work / "merged"
+    merged.mkdir()
+    lowers = ":".join(map(str, stack))
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o", f"ro,lowerdir={lowers}", str(merged)], check=True)
+    try:
+        whole = export_alone(merged, work / "whole", level)
+    finally:
+        subprocess.run(["umount", str(merged)], check=False)
+    own = export_alone(layer / "upper", work / "layer", level)
+    du = subprocess.run(["du", "-sb", str(layer / "upper")], capture_output=True, text=True, check=True)
+    own["tree_mb"] = int(du.stdout.split()[0]) / 1e6
+    return {"whole": whole, "layer": own}
 
 
 def _add_approved_row(catalogue: Path, software: str) -> None:
@@ -143,6 +195,7 @@ def main() -> None:
         data["catalogue"].setdefault("disciplines", []).append("nsi-snt")
     spec_path.write_text(dumps(data))
     before = {e["name"] for e in manifest["catalogue"]["entries"]}
+    cold_chunks = chunk_sizes(next((work / "dist").rglob("rootfs.caibx")))
     # the masters go, the frozen apt repository (dist/apt) stays, as on the Région's build host
     shutil.rmtree(work / "dist" / "masters")
     rebuild = timed([*invoke, "--update-lock"], env)
@@ -152,6 +205,10 @@ def main() -> None:
     change = sorted({e["name"] for e in rebuilt["catalogue"]["entries"]} ^ before)
     if change != ["htop"]:
         sys.exit(f"benchmark error: the rebuild's catalogue changed by {change}, not by one entry")
+    fetched = sum(size for chunk, size in chunk_sizes(next((work / "dist").rglob("rootfs.caibx"))).items()
+                  if chunk not in cold_chunks)  # fmt: skip
+    level = data.get("artefacts", {}).get("squashfs_zstd_level", capture.SQUASHFS_ZSTD_LEVEL)
+    lever = layer_lever(cache, args.profile, level, work)
     print(f"{'step':58} {'cold':>8} {'rebuild':>8}")
     for name in dict.fromkeys([*cold_steps, *rebuild_steps]):
         print(f"{name[:58]:58} {cold_steps.get(name, 0):8.1f} {rebuild_steps.get(name, 0):8.1f}")
@@ -166,6 +223,32 @@ def main() -> None:
         print(f"floor + OCI / floor: {floor_oci / floor:7.2f}   (the bound of a build that waits for its OCI image)")
     print(f"rebuild / cold     : {rebuild_published / cold_published:7.2f}   (goal <= 0.15; "
           f"the commands: {rebuild / cold:.2f})")  # fmt: skip
+    parallel = rebuild_steps["artefacts and verification (in parallel)"]
+    export = rebuild_steps["  export artefacts (squashfs, chunk index, kernel)"]
+    checks = max(
+        rebuild_steps.get("  verify (testinfra, Lynis)", 0), rebuild_steps.get("  OpenSCAP (ANSSI BP-028 minimal)", 0)
+    )
+    whole, own = lever["whole"], lever["layer"]
+    own_export = own["squashfs_s"] + own["index_s"]
+    layered = rebuild_published - parallel + max(own_export, checks)
+    print("the layered lever, on the rebuild (each export alone on the machine):")
+    print(
+        f"  whole tree       : squashfs {whole['squashfs_s']:6.1f} s + chunk index {whole['index_s']:5.1f} s, "
+        f"{whole['mb']:8.1f} MB   (in the build, beside the checks: {export:.1f} s)"
+    )
+    print(
+        f"  its own layer    : squashfs {own['squashfs_s']:6.1f} s + chunk index {own['index_s']:5.1f} s, "
+        f"{own['mb']:8.1f} MB   (the layer: {own['tree_mb']:.1f} MB of files)"
+    )
+    print(
+        f"  a poste fetches  : today {fetched / 1e6:8.1f} MB (casync chunks the cold master lacks); "
+        f"with layers, the layer: {own['mb']:.1f} MB"
+    )
+    print(f"  checks that stay : {checks:6.1f} s (testinfra + Lynis, or OpenSCAP) on the merged tree")
+    print(
+        f"  rebuild, layered : {layered:7.1f} s to publication (estimated) = {layered / cold_published:.2f} x cold "
+        f"(today {rebuild_published / cold_published:.2f})"
+    )
     for before in BEFORE.get(args.profile, []):
         print(
             f"before ({before['date']}): cold {before['cold']:.0f} s, floor {before['floor']:.0f} s, "

@@ -177,6 +177,13 @@ def _openscap(ctx: LinuxContext) -> dict[str, Any]:
 SQUASHFS_ZSTD_LEVEL = 6
 
 
+def squashfs_command(source: str, target: Path, level: int) -> list[str]:
+    """``mksquashfs`` of a tree as a master's image: zstd at ``level``, without /boot (postes boot the
+    kernel and initrd published beside it)."""
+    return ["mksquashfs", source, str(target), "-comp", "zstd", "-Xcompression-level", str(level), "-noappend",
+            "-no-progress", "-quiet", "-e", "boot"]  # fmt: skip
+
+
 def _read(path: Path) -> str:
     return path.read_text() if path.is_file() else ""
 
@@ -197,24 +204,8 @@ def _export(ctx: LinuxContext, mount: str) -> dict[str, str]:
         )
     if arts.get("squashfs", True):
         target = out_dir / "rootfs.squashfs"
-        run(
-            [
-                "mksquashfs",
-                mount,
-                target,
-                "-comp",
-                "zstd",
-                "-Xcompression-level",
-                str(arts.get("squashfs_zstd_level", SQUASHFS_ZSTD_LEVEL)),
-                "-noappend",
-                "-no-progress",
-                "-quiet",
-                "-e",
-                "boot",
-            ],
-            what="mksquashfs",
-            env={"SOURCE_DATE_EPOCH": str(ctx.source_date_epoch)},
-        )
+        run(squashfs_command(mount, target, arts.get("squashfs_zstd_level", SQUASHFS_ZSTD_LEVEL)), what="mksquashfs",
+            env={"SOURCE_DATE_EPOCH": str(ctx.source_date_epoch)})  # fmt: skip
         produced["rootfs.squashfs"] = target.name
         # chunk index for patch releases, its chunks in the profile's chunk store of the Région's
         # publication: a lycée serveur staging a patch release ahead fetches only the chunks that
