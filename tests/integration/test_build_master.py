@@ -114,7 +114,6 @@ def test_patch_release_keeps_the_lock_and_bumps_the_version(first, masters_dir):
     assert set(manifest["packages"]) == set(base["packages"])
 
 
-@pytest.mark.heavy  # two more builds of the ci master (about 5 min): `invoke test --heavy`
 def test_an_added_entry_reuses_the_configuration_and_a_withdrawn_one_builds_clean(first, masters_dir, tmp_path):
     """A teacher's request merged: the rebuild configures on top of the previous configuration and
     gets the new entry with its dependencies. The request withdrawn: the rebuild starts from the base

@@ -42,7 +42,6 @@ def test_the_build_keeps_its_lock_signed_in_the_repository(ci_master):
     assert check.returncode == 0, check.stderr
 
 
-@pytest.mark.heavy  # a whole second build of the ci master (about 4 min): `invoke test --heavy`
 def test_the_master_rebuilds_from_it_with_the_mirror_unreachable(ci_master, tmp_path):
     # apt checks signatures as its unprivileged user: the repository's folders are readable by all where
     # the Région publishes it; pytest's temporary folders are not, and the build says so
