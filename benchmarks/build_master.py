@@ -43,7 +43,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from socle.build.linux import capture, configure  # noqa: E402
+from socle.build.linux import capture, configure, tree  # noqa: E402
 from socle.core.errors import SocleError  # noqa: E402
 from socle.core.yamlio import dumps  # noqa: E402
 from socle.registry import specs  # noqa: E402
@@ -88,8 +88,11 @@ def export_alone(source: Path, out: Path, level: int) -> dict[str, float]:
 
 def layer_lever(cache: Path, profile: str, level: int, work: Path) -> dict[str, dict[str, float]]:
     """The rebuild's own layer exported alone, and the whole tree it stacks, mounted read-only."""
-    layer = (cache / "trees" / profile / "latest").resolve()
-    stack = [layer / "upper", *map(Path, json.loads((layer / "layer.json").read_text())["lowers"])]
+    os.environ["SOCLE_CACHE"] = str(cache)  # the benchmark's own cache, where the rebuild kept its layer
+    last = tree.latest(profile)
+    if last is None:
+        sys.exit(f"benchmark error: the rebuild kept no layer of {profile} in {cache}")
+    stack = last["stack"]
     merged = work / "merged"
     merged.mkdir()
     lowers = ":".join(map(str, stack))
@@ -98,8 +101,8 @@ def layer_lever(cache: Path, profile: str, level: int, work: Path) -> dict[str, 
         whole = export_alone(merged, work / "whole", level)
     finally:
         subprocess.run(["umount", str(merged)], check=False)
-    own = export_alone(layer / "upper", work / "layer", level)
-    du = subprocess.run(["du", "-sb", str(layer / "upper")], capture_output=True, text=True, check=True)
+    own = export_alone(stack[0], work / "layer", level)
+    du = subprocess.run(["du", "-sb", str(stack[0])], capture_output=True, text=True, check=True)
     own["tree_mb"] = int(du.stdout.split()[0]) / 1e6
     return {"whole": whole, "layer": own}
 
