@@ -82,8 +82,8 @@ def gather(lock: dict[str, Any], container: str, archives: list[Path]) -> Path:
 
     Each file is linked (else copied) from the first place that has it: mmdebstrap's cache, the
     repository's pool (a rebuild's packages were mostly kept with the previous lock), ``archives`` (the
-    build tree's apt cache, on the host); what none has is fetched in the build container (its apt
-    cache, else ``apt-get download`` from the build's own sources).
+    build tree's apt cache, on the host); what none has is downloaded in the build container
+    (``apt-get download``, from the build's own sources).
     """
     packages: dict[str, dict[str, str]] = lock["packages"]
     unsigned = sorted(n for n, p in packages.items() if not p.get("sha256"))
@@ -169,19 +169,18 @@ def _link_known(packages: dict[str, dict[str, str]], places: list[Callable[[str]
     return missing
 
 
-#: in the build container: each requested .deb from apt's cache, else downloaded (apt-get download)
+#: in the build container: download each requested package=version (its apt cache is one of
+#: :func:`gather`'s places already, seen from the host)
 _FETCH = r"""set -eu
 rm -rf /tmp/socle-freeze && mkdir -p /tmp/socle-freeze && cd /tmp/socle-freeze
-want=""
-while read -r file spec; do
-  if [ -f "/var/cache/apt/archives/$file" ]; then cp "/var/cache/apt/archives/$file" .; else want="$want $spec"; fi
-done
-if [ -n "$want" ]; then apt-get update -qq && apt-get download -qq $want; fi
+want=$(cat)
+apt-get update -qq
+printf '%s\n' "$want" | xargs apt-get download -qq
 """
 
 
 def _from_container(container: str, packages: dict[str, dict[str, str]], incoming: Path) -> None:
-    wanted = "".join(f"{deb_name(n, p)} {n}={p['version']}\n" for n, p in sorted(packages.items()))
+    wanted = "".join(f"{n}={p['version']}\n" for n, p in sorted(packages.items()))
     run(["podman", "exec", "-i", container, "sh", "-c", _FETCH], what="fetch the lock's packages", input=wanted,
         hint="the build container could not reach them: check the Debian mirror")  # fmt: skip
     run(["podman", "cp", f"{container}:/tmp/socle-freeze/.", str(incoming)], what="copy the lock's packages out")
