@@ -49,6 +49,7 @@ plugin: socle_inventory
 """
 
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -70,6 +71,9 @@ _MAC_TEMPLATE = trust_as_template("{{ socle_macs[inventory_hostname] }}")
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BAD = re.compile(r"[^a-z0-9_]")
+#: line breaks to YAML that git and the forges do not show (U+2028, U+2029, U+0085, a lone CR):
+#: a one-line "comment" would hide keys from the file's reviewers (socle.core.yamlio)
+_HIDDEN_BREAK = re.compile(rb"\r(?!\n)|\xe2\x80[\xa8\xa9]|\xc2\x85")
 #: host names that mean something else to Ansible or to this plugin (socle.inventory.model)
 _RESERVED = frozenset({"all", "ungrouped", "localhost", "postes", "serveurs"})
 #: an anchor or an alias may start here; only then are the events scanned (a cheap pre-check)
@@ -87,6 +91,15 @@ def _allowed_vars():
         with open(_SCHEMA, encoding="utf-8") as fh:
             _ALLOWED_VARS = frozenset(json.load(fh)["$defs"]["vars"]["properties"])
     return _ALLOWED_VARS
+
+
+def _ip(value, host):
+    """An IPv4 address, never text ssh could read as an option or a template could run."""
+    try:
+        return str(ipaddress.IPv4Address(str(value)))
+    except ValueError:
+        message = f"{host}: ip '{str(value)[:40]}' is not an IPv4 address; run 'invoke inventory.check'"
+        raise AnsibleParserError(message) from None
 
 
 def _checked_vars(variables, where):
@@ -170,6 +183,11 @@ class InventoryModule(BaseInventoryPlugin):
                 pass
         with open(fpath, "rb") as fh:
             raw = fh.read()
+        hidden = _HIDDEN_BREAK.search(raw)
+        if hidden:
+            line = raw.count(b"\n", 0, hidden.start()) + 1
+            raise AnsibleParserError(f"{fpath}:{line}: a line break git does not show (U+2028, U+2029, U+0085 or a "
+                                     "lone CR); run 'invoke inventory.check'")  # fmt: skip
         if _ALIAS_HINT.search(raw):  # refused: a few lines of aliases expand into gigabytes
             for event in yaml.parse(raw, Loader=_LOADER):
                 if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
@@ -207,7 +225,7 @@ class InventoryModule(BaseInventoryPlugin):
             inv.add_child(etab, host)
             inv.set_variable(host, "socle_role", srv["role"])
             if srv.get("ip") and srv["ip"] != "dhcp":
-                inv.set_variable(host, "ansible_host", srv["ip"])
+                inv.set_variable(host, "ansible_host", _ip(srv["ip"], host))
         for salle in school.get("salles") or []:
             room = str(salle["id"])
             # A salle is a group of groups: its postes are members through it, so each poste is
@@ -223,7 +241,7 @@ class InventoryModule(BaseInventoryPlugin):
                 macs[host] = poste.get("mac")
                 ip = poste.get("ip")
                 if ip and ip != "dhcp":
-                    inv.set_variable(host, "ansible_host", ip)
+                    inv.set_variable(host, "ansible_host", _ip(ip, host))
             for key, value in (
                 ("socle_salle", room),
                 ("socle_usage", salle.get("usage", "")),

@@ -23,6 +23,9 @@ options:
     default: [/etc/sysctl.d/90-socle-hardening.conf]
 notes:
   - Supports check mode (it never changes anything).
+  - "Also installed on every Linux master as C(/usr/local/lib/socle/socle_facts.py) (role
+    C(management)): C(python3 socle_facts.py --collect) prints the same snapshot, which is all a
+    lycée serveur's pull-mode certificate may run (its forced command C(socle-collect))."
 """
 
 EXAMPLES = r"""
@@ -42,9 +45,15 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 
-from ansible.module_utils.basic import AnsibleModule
+try:  # run by Ansible; the forced collector (--collect) runs without it
+    from ansible.module_utils.basic import AnsibleModule
+except ImportError:
+    AnsibleModule = None
+
+DEFAULT_SYSCTL_FILES = ["/etc/sysctl.d/90-socle-hardening.conf"]
 
 
 def _run(cmd):
@@ -188,15 +197,9 @@ def timesync():
     }
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec={
-            "sysctl_files": {"type": "list", "elements": "path", "default": ["/etc/sysctl.d/90-socle-hardening.conf"]}
-        },
-        supports_check_mode=True,
-    )
+def snapshot(sysctl_paths):
     start = time.monotonic()
-    snapshot = {
+    found = {
         "schema_version": 1,
         "collected_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "hostname": os.uname()[1],
@@ -205,7 +208,7 @@ def main():
         "packages": packages(),
         "hardening": {
             "sshd": sshd_effective(),
-            "sysctl": sysctl_files(module.params["sysctl_files"]),
+            "sysctl": sysctl_files(sysctl_paths),
             "sudoers_present": os.path.exists("/etc/sudoers.d/socle-hardening"),
             "unattended_upgrades": automatic_upgrades(),
             "root_password": root_password_state(),
@@ -216,9 +219,20 @@ def main():
         "updates": pending_updates(),
         "last_patch": last_patch(),
     }
-    snapshot["collect_seconds"] = round(time.monotonic() - start, 3)
-    module.exit_json(changed=False, snapshot=snapshot)
+    found["collect_seconds"] = round(time.monotonic() - start, 3)
+    return found
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={"sysctl_files": {"type": "list", "elements": "path", "default": DEFAULT_SYSCTL_FILES}},
+        supports_check_mode=True,
+    )
+    module.exit_json(changed=False, snapshot=snapshot(module.params["sysctl_files"]))
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--collect"]:
+        json.dump(snapshot(DEFAULT_SYSCTL_FILES), sys.stdout, sort_keys=True)
+    else:
+        main()

@@ -34,7 +34,8 @@ def configure(*, render: str = "", inventory: str = "", vault_vars: str = "") ->
     if not vault_vars:
         raise SocleError("the credentials' secrets are missing",
                          hint="--vault-vars awx/vault.yml (Ansible Vault: awx_machine_username, awx_machine_ssh_key, "
-                              "awx_vault_password), with ANSIBLE_VAULT_PASSWORD_FILE set")  # fmt: skip
+                              "awx_machine_ssh_certificate, awx_vault_password), "
+                              "with ANSIBLE_VAULT_PASSWORD_FILE set")  # fmt: skip
     data_dir = ROOT / "reports" / "awx"
     local = data_dir / "localhost.ini"
     local.parent.mkdir(parents=True, exist_ok=True)

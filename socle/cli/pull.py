@@ -32,7 +32,7 @@ def load_config(path: Path) -> dict[str, Any]:
         first = problems[0]
         message = f"{first.keypath}: {first.message}" if first.keypath else first.message
         raise SocleError(message, where=f"{path}:{first.line}", hint=first.fix or "see docs/conformity.md (pull mode)")
-    return {"wake_wait_s": 180, "keep_reports_days": 14, **doc.data}
+    return {"wake_wait_s": 180, "keep_reports_days": 14, "account": "ansible", **doc.data}
 
 
 def _prune(reports: Path, days: int) -> None:
@@ -55,7 +55,7 @@ def night(config: dict[str, Any]) -> dict[str, Any]:
     _prune(reports, config["keep_reports_days"])
     return nightly.check(region=Path(config["inventory"]), etab=config["uai"],
                          report=reports / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
-                         wake_wait_s=config["wake_wait_s"])  # fmt: skip
+                         wake_wait_s=config["wake_wait_s"], pull_account=config["account"])  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

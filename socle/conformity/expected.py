@@ -34,6 +34,11 @@ def reference_year(t: Target, today: dt.date, year: str = "") -> str:
     return assigned_year(t.wave, today) if t.wave else specs.resolve_year(None, today)
 
 
+def _address(host: dict[str, Any]) -> str:
+    ip = str(host.get("ip") or "dhcp")
+    return str(host["hostname"]) if ip == "dhcp" else ip
+
+
 def targets(region: Path, etab: str | None = None, salle: str | None = None) -> list[Target]:
     out = []
     for school in fast_load(region):
@@ -46,11 +51,12 @@ def targets(region: Path, etab: str | None = None, salle: str | None = None) -> 
                 out.append(
                     Target(poste["hostname"], school["uai"], school["name"], str(room["id"]), room["profile"],
                            list(room.get("disciplines") or []), mac=str(poste.get("mac") or ""),
-                           wave=str(school["wave"]))
+                           wave=str(school["wave"]), address=_address(poste))
                 )  # fmt: skip
         if not salle:
             out += [Target(srv["hostname"], school["uai"], school["name"], "serveurs", "serveur", [], "serveur",
-                           wave=str(school["wave"])) for srv in school.get("serveurs") or []]  # fmt: skip
+                           wave=str(school["wave"]), address=_address(srv))
+                    for srv in school.get("serveurs") or []]  # fmt: skip
     if not out:
         where = f"{etab or ''}{'/' + salle if salle else ''}" or "the inventory"
         raise SocleError(f"no poste matches {where}", hint="check the UAI and room id with 'ansible-inventory --graph'")

@@ -52,6 +52,7 @@ class Target:
     kind: str = "poste"  # poste | serveur
     mac: str = ""  # for Wake-on-LAN (pull mode wakes the postes switched off at night)
     wave: str = ""  # the établissement's rollout wave: which school year's masters it runs
+    address: str = ""  # the inventory's ip, else the host name (DHCP): what pull mode connects to
 
 
 def summarize(results: list[HostResult], *, when: str, target: str, duration: float) -> dict[str, Any]:

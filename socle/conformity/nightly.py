@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from socle.catalogue.model import load_catalogue
-from socle.conformity import expected, history
+from socle.conformity import expected, forced, history
 from socle.conformity.evaluate import evaluate
 from socle.conformity.model import NOT_SEEN, SILENT_AFTER_H, HostResult, Target, summarize
 from socle.conformity.report import write as write_report
@@ -36,23 +36,47 @@ def _answered(raw_dir: Path, host: str) -> bool:
     return (load_raw(raw_dir / f"{host}.json") or {}).get("status") not in (None, "unreachable")
 
 
-def wake_and_collect(region: Path, chosen: list[Target], raw_dir: Path, *, wait_s: float) -> list[str]:
+class Collector:
+    """How a run reaches its hosts: the Région's controllers run playbooks/conformity.yml (Ansible,
+    the ``region`` principal); a lycée serveur in pull mode (``pull_account``) runs its certificate's
+    forced collector on its Linux machines (socle.conformity.forced) and the playbook on Windows postes."""
+
+    def __init__(self, region: Path, windows: set[str], pull_account: str | None) -> None:
+        self.region, self.windows, self.pull_account = region, windows, pull_account
+
+    def collect(self, chosen: list[Target], raw_dir: Path, label: str = "conformity") -> None:
+        if self.pull_account is None:
+            collect(self.region, [t.host for t in chosen], raw_dir, label=label)
+            return
+        forced.collect([t for t in chosen if t.host not in self.windows], raw_dir, account=self.pull_account)
+        if others := [t.host for t in chosen if t.host in self.windows]:
+            collect(self.region, others, raw_dir, label=f"{label}-windows")
+
+    def sleep(self, woken: list[Target], report: Path) -> None:
+        """Switch off again the postes woken for the check (never one that was already on)."""
+        if not woken:
+            return
+        if self.pull_account is not None:
+            linux = [t for t in woken if t.host not in self.windows]
+            outcomes = forced.power_off(linux, account=self.pull_account)
+            (report / "sleep.json").write_text(json.dumps(outcomes, indent=1, sort_keys=True))
+            woken = [t for t in woken if t.host in self.windows]
+        if woken:
+            playbook.operation(ROOT / "playbooks" / "sleep.yml", self.region, results=report / "sleep",
+                               log=report / "sleep.log", forks=50, label="sleep",
+                               extravars={"socle_sleep_hosts": ",".join(t.host for t in woken)})  # fmt: skip
+
+
+def wake_and_collect(collector: Collector, chosen: list[Target], raw_dir: Path, *, wait_s: float) -> list[Target]:
     """Wake the postes that did not answer (Wake-on-LAN from this machine: a lycée serveur is on their
     network), give them ``wait_s`` seconds to boot, and check them again. Returns those it woke."""
-    asleep = {t.host: t.mac for t in chosen if t.kind == "poste" and t.mac and not _answered(raw_dir, t.host)}
+    asleep = [t for t in chosen if t.kind == "poste" and t.mac and not _answered(raw_dir, t.host)]
     if not asleep:
         return []
-    wol.wake(list(asleep.values()))
+    wol.wake([t.mac for t in asleep])
     time.sleep(wait_s)
-    collect(region, list(asleep), raw_dir, label="conformity-woken")
-    return [h for h in asleep if _answered(raw_dir, h)]
-
-
-def sleep_again(region: Path, woken: list[str], report: Path) -> None:
-    """Switch off again the postes woken for the check (never one that was already on)."""
-    if woken:
-        playbook.operation(ROOT / "playbooks" / "sleep.yml", region, results=report / "sleep", log=report / "sleep.log",
-                           forks=50, extravars={"socle_sleep_hosts": ",".join(woken)}, label="sleep")  # fmt: skip
+    collector.collect(asleep, raw_dir, label="conformity-woken")
+    return [t for t in asleep if _answered(raw_dir, t.host)]
 
 
 def reference_manifest(year: str, profile: str, version: str = "") -> dict[str, Any] | None:
@@ -80,10 +104,12 @@ def check(
     wake_wait_s: float | None = None,
     year: str = "",
     version: str = "",
+    pull_account: str | None = None,
 ) -> dict[str, Any]:
     """Check the hosts of the region, one établissement or one salle; returns the run's summary.
     With ``wake_wait_s`` (pull mode, on the lycée serveur), postes that do not answer are woken, checked
-    again after that many seconds, and switched off again afterwards."""
+    again after that many seconds, and switched off again afterwards. With ``pull_account`` (pull
+    mode), Linux machines are reached through the serveur certificate's forced collector."""
     region = region or DEFAULT_REGION
     today = today or in_paris().date()
     if version and not salle:
@@ -94,8 +120,15 @@ def check(
     chosen = expected.targets(region, etab, salle)
     report = report or ROOT / "reports" / "conformity" / when.replace(":", "")
     raw_dir = report / "raw"
-    collect(region, [t.host for t in chosen], raw_dir)
-    woken = wake_and_collect(region, chosen, raw_dir, wait_s=wake_wait_s) if wake_wait_s is not None else []
+    platforms: dict[tuple[str, str], bool] = {}
+    for t in chosen:
+        key = (t.profile, expected.reference_year(t, today, year))
+        if key not in platforms:
+            platforms[key] = specs.is_windows(*key)
+    windows_hosts = {t.host for t in chosen if platforms[(t.profile, expected.reference_year(t, today, year))]}
+    collector = Collector(region, windows_hosts, pull_account)
+    collector.collect(chosen, raw_dir)
+    woken = wake_and_collect(collector, chosen, raw_dir, wait_s=wake_wait_s) if wake_wait_s is not None else []
     cat = load_catalogue()
     manifests: dict[tuple[str, str], dict[str, Any] | None] = {}
     hardening = {False: expected.hardening_expectations(), True: expected.hardening_expectations(windows=True)}
@@ -123,7 +156,7 @@ def check(
                 today=today,
             )
         )
-    sleep_again(region, woken, report)
+    collector.sleep(woken, report)
     summary = summarize(results, when=when, target=etab or "all", duration=time.monotonic() - started)
     summary["woken"] = len(woken)
     write_report(report, summary, results, history.record(db, summary, results))

@@ -29,6 +29,22 @@ MAX_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 32
 
 _BOOL_WORDS = re.compile(r"^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$")
+#: line breaks to YAML that git, diff views and the forges show as ordinary characters: a one-line
+#: "comment" holding one of them hides keys from the reviewer (CRLF stays accepted)
+_HIDDEN_BREAK = re.compile("[\u2028\u2029\u0085]|\r(?!\n)")
+_BREAK_NAMES = {"\u2028": "U+2028 LINE SEPARATOR", "\u2029": "U+2029 PARAGRAPH SEPARATOR",
+                "\u0085": "U+0085 NEXT LINE", "\r": "a carriage return without a line feed"}  # fmt: skip
+
+
+def refuse_hidden_breaks(text: str, path: Path | str) -> None:
+    """Refuse a line break git does not show (located as git and editors count lines)."""
+    found = _HIDDEN_BREAK.search(text)
+    if found:
+        line = text.count("\n", 0, found.start()) + 1
+        column = found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
+        raise SocleError(f"{_BREAK_NAMES[found.group()]}: YAML reads a new line here, a review does not",
+                         where=f"{path}:{line}:{column}",
+                         hint="remove it (in a quoted text, write it as an escape: \"\\u2028\")")  # fmt: skip
 
 
 @dataclass
@@ -149,6 +165,7 @@ def loads(text: str, path: Path | str = "<string>") -> Document:
     if len(text) > MAX_BYTES:
         raise SocleError(f"file too large ({len(text) // 1024} KB, at most {MAX_BYTES // 1024} KB)", where=str(path),
                          hint="governed data files are small; split it or remove what is not data")  # fmt: skip
+    refuse_hidden_breaks(text, path)
     tab = re.search(r"^ *\t", text, re.M)
     if tab:
         line = text.count("\n", 0, tab.start()) + 1
@@ -198,6 +215,8 @@ def fast_load(path: Path) -> Any:
     if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_BYTES:
         raise SocleError("not a regular file of at most 4 MB", where=str(path), hint="run the checks on it")
     raw = path.read_bytes()
+    if re.search(rb"\r(?!\n)|\xe2\x80[\xa8\xa9]|\xc2\x85", raw):
+        refuse_hidden_breaks(raw.decode("utf-8", "replace"), path)
     try:
         if _ALIAS_HINT.search(raw):
             for event in yaml.parse(raw, Loader=_CLOADER):

@@ -3,10 +3,13 @@ the inventory.
 
 One AWX inventory per établissement (the socle inventory plugin limited to its UAI), and one for the
 Région. Role-based access: the CMIL team of an établissement may *use* its inventory and *execute*
-the CMIL job templates (which ask for the inventory at launch), so a CMIL acts on their own school
-only; a contractor's team gets the same on the établissements of its contract; regional IT administers
-the organisation. Names carry UAIs, never a school's free-text name: everything rendered here ends
-up in Ansible variables, where text from an inventory file must not be able to become a template.
+the CMIL job templates, which have no inventory of their own and ask for one at launch (AWX then
+requires *use* on it), so a CMIL acts on their own school only; a contractor's team gets the same on
+the établissements of its contract. The Région's templates (waves, the whole Région's check) carry
+the Région's inventory, which no team but regional IT may use, and only regional IT executes them
+(:func:`reachable` is what AWX allows, checked by the tests on the rendered settings). Names carry
+UAIs, never a school's free-text name: everything rendered here ends up in Ansible variables,
+where text from an inventory file must not be able to become a template.
 """
 
 from __future__ import annotations
@@ -34,11 +37,13 @@ def load_settings(path: Path = SETTINGS) -> dict[str, Any]:
         raise SocleError(first.message, where=f"{first.file}:{first.line} {first.keypath}".strip(), hint=first.fix)
     data: dict[str, Any] = doc.data
     keys = [t["key"] for t in data["job_templates"]]
+    region_keys = [t["key"] for t in data["job_templates"] if not t["cmil"]]
     for i, s in enumerate(data["schedules"]):
-        if s["job_template"] not in keys:
-            raise SocleError(f"schedule '{s['name']}' names an unknown job template '{s['job_template']}'",
+        if s["job_template"] not in region_keys:
+            what = "a school's template (cmil: true)" if s["job_template"] in keys else "an unknown job template"
+            raise SocleError(f"schedule '{s['name']}' names {what} '{s['job_template']}'",
                              where=f"{path}:{doc.line(('schedules', i, 'job_template')) or 1}",
-                             hint=f"use one of: {', '.join(keys)}")  # fmt: skip
+                             hint=f"a schedule runs a Région template: {', '.join(region_keys)}")  # fmt: skip
     return data
 
 
@@ -111,6 +116,12 @@ def render(settings: dict[str, Any], uais: list[str]) -> dict[str, Any]:
                 "name": t["name"],
                 "playbook": t["playbook"],
                 "description": t["description"],
+                # a school's template has no default to fall back on: AWX checks *use* on what is given
+                **(
+                    {"ask_inventory_on_launch": True}
+                    if t["cmil"]
+                    else {"inventory": REGION_INVENTORY, "ask_inventory_on_launch": False}
+                ),
                 "survey_enabled": bool(t["survey"]),
                 "survey_spec": _survey(t),
             }
@@ -129,3 +140,22 @@ def render(settings: dict[str, Any], uais: list[str]) -> dict[str, Any]:
         "awx_teams": teams,
         "awx_roles": roles,
     }
+
+
+def reachable(rendered: dict[str, Any], team: str) -> dict[str, set[str]]:
+    """What ``team`` can launch, and on which inventories, by AWX's rules: a job template it may
+    *execute* runs on its own inventory whatever the launcher's rights (no *use* checked), or, when it
+    asks at launch, on any inventory the team may *use*. Job template name -> inventory names."""
+    grants = [r for r in rendered["awx_roles"] if r["team"] == team]
+    if any(r["role"] == "admin" for r in grants):
+        every = {i["name"] for i in rendered["awx_inventories"]}
+        return {t["name"]: every for t in rendered["awx_job_templates"]}
+    usable = {i for r in grants if r["role"] in ("use", "admin") for i in r.get("inventories", [])}
+    executable = {j for r in grants if r["role"] in ("execute", "admin") for j in r.get("job_templates", [])}
+    out: dict[str, set[str]] = {}
+    for t in rendered["awx_job_templates"]:
+        if t["name"] in executable:
+            out[t["name"]] = ({t["inventory"]} if t.get("inventory") else set()) | (
+                usable if t["ask_inventory_on_launch"] else set()
+            )
+    return out

@@ -4,8 +4,10 @@ The installer leaves the poste with a new host key on its persistent partition. 
 `invoke install` armed (these MACs only, for a bounded time), the controller connects once with
 ``StrictHostKeyChecking=accept-new`` into this run's own known_hosts, reads the host key the
 connection presented, signs it with the Région's SSH host CA for the poste's inventory name, and
-installs the certificate. From then on every controller verifies the poste through the CA, and a
-reimage or a reset keeps the key (and so the certificate).
+installs the certificate, with the poste's établissement (``uai`` beside the key: its own serveur's
+pull-mode certificate is accepted there, for the forced collector only). From then on every
+controller verifies the poste through the CA, and a reimage or a reset keeps the key (and so the
+certificate and the établissement).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from socle.core import sshid
 
 IDENTITY = "/var/lib/socle/data/identity/ssh_host_ed25519_key"
+UAI_FILE = "/var/lib/socle/data/identity/uai"
 
 
 @dataclass
@@ -47,8 +50,19 @@ def _presented(known_hosts: Path, alias: str) -> str:
     return ""
 
 
-def enrol(host: str, address: str, account: str, run_dir: Path) -> Enrolled:
-    """Sign the host key ``host`` presents at ``address`` and install the certificate on it."""
+def install_identity_command(uai: str) -> str:
+    """The shell command (run as the management account, the certificate on stdin) that installs a host
+    certificate and the établissement, then writes the principals again and reloads sshd."""
+    sshid.serveur_principal(uai)  # a UAI, nothing a shell could read otherwise
+    return (
+        f"sudo tee {IDENTITY}-cert.pub >/dev/null && echo {uai} | sudo tee {UAI_FILE} >/dev/null"
+        " && sudo /usr/local/sbin/socle-host-identity && sudo systemctl reload ssh"
+    )
+
+
+def enrol(host: str, address: str, account: str, run_dir: Path, uai: str) -> Enrolled:
+    """Sign the host key ``host`` presents at ``address`` and install the certificate on it, with the
+    établissement ``uai`` it belongs to."""
     tofu = run_dir / "known_hosts.enrolment"
     first = ["-o", "StrictHostKeyChecking=accept-new", "-o", f"UserKnownHostsFile={tofu}"]
     pub = _ssh(account, address, host, first, f"grep -q socle.slot= /proc/cmdline || exit 10; sudo cat {IDENTITY}.pub")
@@ -62,8 +76,7 @@ def enrol(host: str, address: str, account: str, run_dir: Path) -> Enrolled:
         return Enrolled(host, False, "the key the connection presented is not the poste's identity key")
     cert = sshid.sign_host_key(offered, host, run_dir / "certs")
     pinned = ["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={tofu}"]
-    put = _ssh(account, address, host, pinned,
-               f"sudo tee {IDENTITY}-cert.pub >/dev/null && sudo systemctl reload ssh", stdin=cert + "\n")  # fmt: skip
+    put = _ssh(account, address, host, pinned, install_identity_command(uai), stdin=cert + "\n")
     if put.returncode != 0:
         return Enrolled(host, False, f"cannot install the certificate: {put.stderr.strip()[-300:]}")
     # the proof: the poste now passes the check every controller makes (the CA only, strict)

@@ -196,7 +196,7 @@ def _wait_and_enrol(room: Any, chosen: list[str], account: str, window: int, rep
             status.update(f"waiting for {', '.join(sorted(waiting))} to install")
             for host, address in sorted(waiting.items()):
                 if _ssh_up(address):
-                    enrolled = enrolment.enrol(host, address, account, report)
+                    enrolled = enrolment.enrol(host, address, account, report, room.uai)
                     if enrolled.retry:
                         continue
                     outcomes[host] = Installed(host, "installed" if enrolled.ok else "not enrolled", enrolled.detail,

@@ -1,9 +1,11 @@
 """Pull mode, delivered: two lycée serveurs of the ci-serveur master, each with its postes (ci master),
 run their nightly unit (what their timer starts) and write their results into the Région's
 PostgreSQL themselves, over TLS, each with its own role. The serveurs were configured the way the
-Région (AWX) does it: playbooks/pull-mode.yml through ansible-runner. A lycée that tries to write
-another school's rows is refused by the database; the Région report shows both schools, a poste
-switched off as "not seen", and flags the third school, which never reported.
+Région (AWX) does it: playbooks/pull-mode.yml through ansible-runner, each with its own key and a
+certificate for its own établissement (principal serveur-<UAI>, forced collector). A lycée that tries
+to write another school's rows is refused by the database, and its key is refused by another school's
+postes (real sshd); the Région report shows both schools, a poste switched off as "not seen", and
+flags the third school, which never reported.
 
 Network: one podman network this test creates; PostgreSQL listens on its gateway (the host side of
 that bridge) and nowhere else."""
@@ -24,6 +26,7 @@ from socle.core import playbook, sshid
 from socle.core.paths import ROOT
 from socle.inventory import generator
 from socle.inventory import model as inv_model
+from socle.operations import enrolment
 from tests.integration import pglab
 from tests.integration.conftest import CiMaster, build_ci, newest_master, podman, wait_booted
 
@@ -40,11 +43,12 @@ def address(name: str) -> str:
                   name).stdout.strip()  # fmt: skip
 
 
-def enrol(name: str, workdir: Path) -> None:
-    """What `invoke install` does once per poste: its host key signed by the Région's host CA."""
+def enrol(name: str, uai: str, workdir: Path) -> None:
+    """What `invoke install` does once per poste: its host key signed by the Région's host CA, its
+    établissement recorded beside it (the same command as socle.operations.enrolment)."""
     pub = podman("exec", name, "cat", f"{IDENTITY}.pub").stdout.strip()
     cert = sshid.sign_host_key(pub, name, workdir)
-    subprocess.run(["podman", "exec", "-i", name, "sh", "-c", f"cat > {IDENTITY}-cert.pub && systemctl reload ssh"],
+    subprocess.run(["podman", "exec", "-i", name, "sh", "-c", enrolment.install_identity_command(uai)],
                    input=cert + "\n", text=True, check=True, capture_output=True)  # fmt: skip
 
 
@@ -99,8 +103,9 @@ def lab(ci_master: CiMaster, tmp_path_factory):
                 "socle_pull_db_password": regiondb.add_lycee(server.admin, uais[key]),
             }))  # fmt: skip
         # postes and serveurs are enrolled at their install; the serveur checks itself over SSH too
-        for name in names:
-            enrol(name, work / "certs")
+        for key, name in serveurs.items():
+            for host in (name, *LYCEES[key]):
+                enrol(host, uais[key], work / "certs")
         # the reference manifest of the master the postes run, as the serveur's image cache holds it
         master = newest_master(ci_master.dist)
         version = master.name
@@ -113,7 +118,6 @@ def lab(ci_master: CiMaster, tmp_path_factory):
                                       "socle_pull_inventory_dir": str(region),
                                       "socle_pull_db_host": pglab.NAME, "socle_pull_db_hostaddr": net["gateway"],
                                       "socle_pull_db_ca": server.ca.read_text(),
-                                      "socle_pull_ssh_key": sshid.controller_key().read_text(),
                                       "socle_pull_known_hosts": sshid.known_hosts().read_text(),
                                       "socle_pull_wake_wait_s": 3,
                                       "socle_pull_target": ",".join(serveurs.values()),
@@ -121,7 +125,7 @@ def lab(ci_master: CiMaster, tmp_path_factory):
         assert rc == 0, events.failures
         reporter = server.url("region_reports", regiondb.add_reporter(server.admin, "region_reports"))
         yield {"serveurs": serveurs, "uais": uais, "third": third, "region": region, "reporter": reporter,
-               "server": server, "version": version}  # fmt: skip
+               "server": server, "version": version, "addresses": {n: address(n) for n in names}}  # fmt: skip
     finally:
         server.stop()
         for name in names:
@@ -184,3 +188,53 @@ def test_the_execution_environment_runs_the_conformity_playbook(lab, tmp_path):
     assert all(r["snapshot"]["master"]["profile"] == "ci" for r in records.values())
     command = json.loads((tmp_path / "runner" / "artifacts" / "conformity-ee" / "command").read_text())
     assert command["command"][0] == "podman" and image in command["command"]
+
+
+def _pull_ssh(lab, serveur: str, poste: str, command: str) -> subprocess.CompletedProcess[str]:
+    """ssh from ``serveur`` as its nightly check's account, with its own key and certificate."""
+    return podman("exec", "-u", "socle-pull", serveur, "ssh", "-i", "/etc/socle/ssh/pull_ed25519",
+                  "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=yes",
+                  "-o", "UserKnownHostsFile=/etc/socle/ssh/known_hosts", "-o", f"HostKeyAlias={poste}",
+                  f"ansible@{lab['addresses'][poste]}", command, check=False)  # fmt: skip
+
+
+def test_a_serveurs_key_collects_its_own_postes_and_nothing_else(lab):
+    """Root on lycée A's serveur (its pull key and certificate): the collector on A's postes, no
+    command of its choosing there, and nothing at all on lycée B's."""
+    serveur = lab["serveurs"]["a"]
+    cert = podman("exec", serveur, "ssh-keygen", "-L", "-f", "/etc/socle/ssh/pull_ed25519-cert.pub").stdout
+    assert f"serveur-{lab['uais']['a']}" in cert and "force-command /usr/local/sbin/socle-collect" in cert
+    own = _pull_ssh(lab, serveur, "t-pa01", "collect")
+    assert own.returncode == 0, own.stderr
+    assert json.loads(own.stdout)["hostname"] == "t-pa01"
+    root = _pull_ssh(lab, serveur, "t-pa01", "sudo -n id -u")  # what the shared key allowed before #36
+    assert root.returncode == 2 and root.stdout == "" and "only 'collect'" in root.stderr
+    other = _pull_ssh(lab, serveur, "t-pb01", "collect")
+    assert other.returncode == 255 and "Permission denied" in other.stderr
+    other_serveur = _pull_ssh(lab, serveur, lab["serveurs"]["b"], "collect")
+    assert other_serveur.returncode == 255
+
+
+def test_a_revoked_serveur_key_is_refused_once_the_list_reaches_the_postes(lab, tmp_path):
+    """Revocation: the serveur's public key in management_revoked_keys, pushed by the management
+    role's own tasks (what regional IT runs, playbooks/ssh-access.yml), and A's poste refuses it."""
+    serveur, poste = lab["serveurs"]["a"], "t-pa01"
+    pub = podman("exec", serveur, "cat", "/etc/socle/ssh/pull_ed25519.pub").stdout.strip()
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"hosts": {poste: {
+        "ansible_connection": "podman_pipe", "ansible_host": poste, "ansible_user": "root", "ansible_become": False,
+    }}}}))  # fmt: skip
+
+    def push(revoked: list[str]) -> None:
+        rc, events = playbook.run(ROOT / "playbooks" / "ssh-access.yml", data_dir=tmp_path / "runner",
+                                  inventory=inventory, label="ssh-access",
+                                  extravars={"management_revoked_keys": revoked})  # fmt: skip
+        assert rc == 0, events.failures
+
+    push([f"key: {pub}"])
+    try:
+        refused = _pull_ssh(lab, serveur, poste, "collect")
+        assert refused.returncode == 255 and "Permission denied" in refused.stderr
+    finally:
+        push([])
+    assert _pull_ssh(lab, serveur, poste, "collect").returncode == 0

@@ -80,14 +80,18 @@ def test_image_cache_ready(host):
     assert host.service("nginx").is_enabled
 
 
-def test_managed_by_key_only(host):
-    """The management account: the controller's key, sudo without password, no password of its own."""
+def test_managed_by_certificates_only(host):
+    """The management account: certificates of the Région's user CA (no key authorised as such), sudo
+    without password, no password of its own."""
     record = json.loads(host.file("/etc/socle/master.json").content_string)
     account = record.get("management_account", "ansible")
     shadow = host.run(f"getent shadow {account}").stdout.split(":")
     assert shadow[1].startswith("!"), f"{account} must have no usable password"
-    keys = host.file(f"/home/{account}/.ssh/authorized_keys").content_string.split("\n")
-    assert [k for k in keys if k.startswith("ssh-")], "no controller key authorised"
+    assert not host.file(f"/home/{account}/.ssh/authorized_keys").exists
+    cas = [k for k in host.file("/etc/ssh/socle-user-ca.pub").content_string.splitlines() if k.startswith("ssh-")]
+    assert cas, "no user CA trusted"
     assert host.run(f"sudo -n -u {account} sudo -n true").rc == 0
+    assert host.file("/usr/local/sbin/socle-collect").mode == 0o755
     effective = host.check_output("/usr/sbin/sshd -T").lower().splitlines()
     assert "hostkey /var/lib/socle/data/identity/ssh_host_ed25519_key" in effective
+    assert "authorizedkeysfile none" in effective and "trustedusercakeys /etc/ssh/socle-user-ca.pub" in effective

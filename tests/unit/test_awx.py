@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ from socle.operations import awx
 
 OMIT = "__omit_place_holder__"
 SECRETS = {"awx_machine_username": "socle", "awx_machine_ssh_key": "-----BEGIN OPENSSH PRIVATE KEY-----",
+           "awx_machine_ssh_certificate": "ssh-ed25519-cert-v01@openssh.com AAAA",
            "awx_vault_password": "not-a-secret"}  # fmt: skip
 
 
@@ -101,10 +103,52 @@ def test_a_cmil_acts_on_their_own_school_only(rendered):
     assert (
         sources["socle — 0671000Y"] == {"SOCLE_INVENTORY_ONLY_UAI": "0671000Y"} and sources[awx.REGION_INVENTORY] == {}
     )
-    # job templates ask for the inventory: a CMIL launches them on the one they may use
-    play = yaml.safe_load((ROOT / "awx" / "configure.yml").read_text())[0]
-    jt = next(t for t in play["tasks"] if "awx.awx.job_template" in t)["awx.awx.job_template"]
-    assert jt["ask_inventory_on_launch"] is True
+
+
+def test_no_school_team_reaches_another_school_by_any_default(rendered):
+    """By AWX's rules (awx.reachable) on the rendered settings: every team but regional IT reaches its
+    own établissements' inventories and nothing else, whatever it launches and whatever it keeps as a
+    default; the Région's inventory and templates are regional IT's alone."""
+    templates = {t["name"]: t for t in rendered["awx_job_templates"]}
+    teams = [t["name"] for t in rendered["awx_teams"] if t["name"] != awx.REGIONAL_IT_TEAM]
+    settings = awx.load_settings()
+    own = {awx.cmil_team(u): {awx.inventory_name(u)} for u in [s["uai"] for s in fast_load(DEFAULT_REGION)]}
+    own |= {f"Prestataire — {c['name']}": {awx.inventory_name(u) for u in c["etablissements"]}
+            for c in settings["contractors"]}  # fmt: skip
+    assert set(teams) == set(own)
+    for team in teams:
+        reach = awx.reachable(rendered, team)
+        assert reach, f"{team} can launch nothing"
+        for name, inventories in reach.items():
+            assert inventories and inventories <= own[team], f"{team} reaches {inventories - own[team]} with {name}"
+            # no default to fall back on: a launch without an inventory is refused by AWX
+            assert "inventory" not in templates[name] and templates[name]["ask_inventory_on_launch"]
+    region_templates = {t["name"] for t in rendered["awx_job_templates"] if t.get("inventory")}
+    assert region_templates == {
+        "socle — correctifs de sécurité (vague)",
+        "socle — contrôle de conformité (tous les lycées)",
+    }
+    assert all(templates[s["unified_job_template"]].get("inventory") == awx.REGION_INVENTORY
+               for s in rendered["awx_schedules"])  # fmt: skip
+    assert awx.reachable(rendered, awx.REGIONAL_IT_TEAM)["socle — correctifs de sécurité (vague)"]
+
+
+def test_reachable_sees_a_regional_default(rendered):
+    """The check above can fail: a school template given the Région's inventory as its default (what the
+    settings did before #36) lets a CMIL act on every school."""
+    broken = {**rendered, "awx_job_templates": [
+        {**t, "inventory": awx.REGION_INVENTORY} for t in rendered["awx_job_templates"]]}  # fmt: skip
+    reach = awx.reachable(broken, awx.cmil_team("0671000Y"))
+    assert awx.REGION_INVENTORY in reach["socle — réimager une salle"]
+
+
+def test_a_schedule_runs_only_a_region_template(tmp_path):
+    text = (ROOT / "awx" / "settings.yml").read_text()
+    bad = tmp_path / "settings.yml"
+    bad.write_text(text.replace("    job_template: conformity-region\n", "    job_template: conformity\n"))
+    with pytest.raises(SocleError) as err:
+        awx.load_settings(bad)
+    assert "a school's template" in str(err.value) and str(bad) in (err.value.where or "")
 
 
 def test_each_job_template_runs_a_playbook_of_the_project(rendered):
@@ -152,3 +196,19 @@ def test_a_scheduled_patch_wave_waits_for_the_gate(tmp_path, monkeypatch):
     assert len(events.failures) == 1 and events.failures[0].startswith("localhost: Check the maintenance windows")
     assert "wave pilot has no fresh conformity results from 2 établissement(s)" in events.failures[0]
     assert set(events.progress.hosts) == {"localhost"}
+
+
+@pytest.mark.parametrize("book", ["playbooks/pull-night.yml", "playbooks/reimage-salle.yml"])
+def test_an_awx_school_job_on_several_etablissements_stops_before_any_host(book):
+    """A school template launched on an inventory of several établissements (what a wrong default would
+    give): the play stops on the controller, with the reason, before any serveur or poste is contacted."""
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(DEFAULT_REGION), book,
+         "-e", "awx_job_id=1", "-e", "awx_inventory_name='socle — 0671000Y'", "-e", "socle_salle=INFO1"],
+        capture_output=True, text=True, cwd=ROOT, env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
+        timeout=120,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "a school's job runs on its établissement's inventory" in proc.stdout
+    recap = re.findall(r"^(\S+)\s+: ok=", proc.stdout.split("PLAY RECAP")[-1], flags=re.MULTILINE)
+    assert recap == ["localhost"]

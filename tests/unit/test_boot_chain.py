@@ -94,9 +94,27 @@ def test_the_new_slot_booting_healthy_stays_the_default(slot):
     ],
 )
 def test_which_masters_a_poste_refuses(slot, signed, asked, running, rollback, refused):
-    release = {"version": signed, "serial": serial_of(signed)}
-    reason = slot.judge(release, SimpleNamespace(version=asked, rollback=rollback),
-                        {"version": running, "serial": serial_of(running)})  # fmt: skip
+    release = {"version": signed, "serial": serial_of(signed), "profile": "poste-linux"}
+    reason = slot.judge(release, SimpleNamespace(version=asked, rollback=rollback, profile=""),
+                        {"version": running, "serial": serial_of(running), "profile": "poste-linux"})  # fmt: skip
+    assert (reason is None) if refused is None else (refused in reason)
+
+
+@pytest.mark.parametrize(
+    ("signed", "asked", "running", "refused"),
+    [
+        ("serveur", "", "poste-linux", "of profile serveur, not poste-linux"),  # a LAN neighbour's answer
+        ("serveur", "serveur", "poste-linux", None),  # the controller changes the salle's profile
+        ("poste-linux", "serveur", "poste-linux", "not serveur"),
+        (None, "", "poste-linux", "of profile None"),  # a release without a profile
+        ("poste-linux", "", None, "no profile to check"),  # an install the PXE script gave no profile
+    ],
+)
+def test_a_poste_refuses_a_signed_master_of_another_profile(slot, signed, asked, running, refused):
+    """Issue #36: the signature says the Région made it, not that it is this poste's."""
+    release = {"version": "2026-2027.3", "serial": serial_of("2026-2027.3"), "profile": signed}
+    reason = slot.judge(release, SimpleNamespace(version="", rollback=False, profile=asked),
+                        {"version": "2026-2027.2", "serial": serial_of("2026-2027.2"), "profile": running})  # fmt: skip
     assert (reason is None) if refused is None else (refused in reason)
 
 

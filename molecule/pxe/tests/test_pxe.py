@@ -22,7 +22,7 @@ def test_arming_refuses_hostile_arguments(host):
     ):
         proc = host.run(f"/usr/local/sbin/socle-pxe arm --window 5 --base-url http://10.0.0.1 {args}")
         assert proc.rc != 0, args
-    assert host.run("ls /srv/socle/pxe/").stdout.strip() == ""
+    assert host.run("ls /run/socle/pxe/http/").stdout.strip() == ""
 
 
 def test_a_proxy_dhcp_that_cannot_start_leaves_nothing_armed(host):
@@ -34,5 +34,19 @@ def test_a_proxy_dhcp_that_cannot_start_leaves_nothing_armed(host):
     )
     out = json.loads(proc.stdout)
     assert proc.rc == 1 and "did not start" in out["reason"], out
-    assert not host.file("/srv/socle/pxe/mac-52-54-00-00-00-01.ipxe").exists
+    assert not host.file("/run/socle/pxe/http/mac-52-54-00-00-00-01.ipxe").exists
     assert json.loads(host.check_output("/usr/local/sbin/socle-pxe status"))["postes"] == {}
+
+
+def test_what_is_armed_lives_in_run_and_a_reboot_clears_it(host):
+    """The scripts, the proxy-DHCP configuration and the state are on tmpfs: a serveur that reboots
+    (its /run cleared, as here) has nothing armed, and its nginx serves no script."""
+    folder = "/run/socle/pxe/http"
+    host.run(f"mkdir -p {folder}")
+    assert host.check_output(f"findmnt -no FSTYPE -T {folder}") == "tmpfs"
+    conf = host.file("/etc/nginx/socle.d/pxe.conf").content_string
+    assert f"alias {folder}/;" in conf
+    host.run(f"echo '#!ipxe' > {folder}/mac-52-54-00-00-00-09.ipxe && echo '{{}}' > /run/socle/pxe/armed.json")
+    host.run("rm -rf /run/socle")  # what a reboot does to /run
+    assert json.loads(host.check_output("/usr/local/sbin/socle-pxe status"))["postes"] == {}
+    assert not host.file(f"{folder}/mac-52-54-00-00-00-09.ipxe").exists

@@ -284,7 +284,7 @@ def configure(ctx: LinuxContext, start: list[Path], selection: list[dict[str, st
         extra["reimage_client_trusted_fingerprints"] = signing.trusted_fingerprints()
     if any(r["name"] == "management" for r in roles):
         extra["management_account"] = spec.management_account
-        extra["management_authorized_keys"] = [sshid.controller_public()]
+        extra["management_user_ca_keys"] = [sshid.user_ca_public()]
     if any(r["name"] == "socle_pull" for r in roles):
         extra["socle_pull_bundle_dir"] = str(pull_bundle(ctx.staging / "build" / "socle-pull"))
     book = write_playbook(ctx, roles, "Configure master", extra)

@@ -1,0 +1,1 @@
+../../../../../../../plugins/modules/socle_facts.py
