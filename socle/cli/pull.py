@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +34,31 @@ def load_config(path: Path) -> dict[str, Any]:
         first = problems[0]
         message = f"{first.keypath}: {first.message}" if first.keypath else first.message
         raise SocleError(message, where=f"{path}:{first.line}", hint=first.fix or "see docs/conformity.md (pull mode)")
+    query = urllib.parse.parse_qsl(urllib.parse.urlsplit(doc.data["database"]).query, keep_blank_values=True)
+    names = [name for name, _ in query]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice or dict(query).get("sslmode") != "verify-full":
+        raise SocleError(f"database: {'given twice: ' + ', '.join(twice) if twice else 'sslmode must be verify-full'}",
+                         where=f"{path}:{doc.line(('database',))}",
+                         hint="one sslmode=verify-full, each setting once (see docs/conformity.md)")  # fmt: skip
     return {"wake_wait_s": 180, "keep_reports_days": 14, "account": "ansible", **doc.data}
 
 
+#: the only folders pruning removes: the reports this unit wrote (one per night)
+_REPORT = re.compile(r"^[0-9]{8}T[0-9]{6}Z$")
+
+
 def _prune(reports: Path, days: int) -> None:
-    """Reports older than ``days`` go (the database keeps the history)."""
+    """Reports older than ``days`` go (the database keeps the history); only folders named like the
+    nightly reports, never a link."""
     limit = time.time() - days * 86400
     for folder in reports.iterdir() if reports.is_dir() else []:
-        if folder.is_dir() and folder.stat().st_mtime < limit:
+        if (
+            _REPORT.match(folder.name)
+            and not folder.is_symlink()
+            and folder.is_dir()
+            and folder.stat().st_mtime < limit
+        ):
             shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import grp
 import hashlib
 import json
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -27,20 +29,40 @@ from socle.core.errors import SocleError
 LOCK_WAIT_S = float(os.environ.get("SOCLE_LOCK_WAIT", "120"))
 
 
-def lock_dir() -> Path:
-    """Lock files: ``SOCLE_LOCK_DIR``, else one folder shared by every operator of this machine.
+#: the default lock folder: /run/lock is on tmpfs (nothing stale after a reboot); root makes it
+LOCK_DIR = Path("/run/lock/socle")
 
-    Shared (sticky, like /tmp) so that a CMIL and regional IT working as two users still exclude
-    each other; the lock files hold no data.
+
+def lock_dir() -> Path:
+    """Lock files: ``SOCLE_LOCK_DIR``, else :data:`LOCK_DIR`, shared by the operators of this machine.
+
+    Never world-writable: whoever may create a lock file there may hold every operator's lock and
+    write the "holder" text they read. Root makes the folder (mode 2770, group ``socle``, the
+    operators' group, when it exists); an operator outside it gets a one-line error.
     """
     env = os.environ.get("SOCLE_LOCK_DIR")
-    path = Path(env) if env else Path(tempfile.gettempdir()) / "socle-locks"
+    path = Path(env) if env else LOCK_DIR
     if not path.is_dir():
-        path.mkdir(parents=True, exist_ok=True)
-        if not env:
-            with contextlib.suppress(OSError):
-                os.chmod(path, 0o1777)
+        try:
+            path.mkdir(mode=0o2770 if os.geteuid() == 0 else 0o700, parents=True, exist_ok=True)
+            group = _operators_gid()
+            if os.geteuid() == 0 and group is not None:
+                os.chown(path, 0, group)
+        except OSError as exc:
+            raise SocleError(f"cannot make the lock folder {path}: {exc.strerror}",
+                             hint="run './socle.sh setup' as root once (or set SOCLE_LOCK_DIR)") from None  # fmt: skip
+    info = path.lstat()
+    if path.is_symlink() or info.st_mode & stat.S_IWOTH or info.st_uid not in (0, os.geteuid()):
+        raise SocleError(f"the lock folder {path} may be written by others",
+                         hint=f"it must be root's (or yours) and not world-writable: chmod o-w {path}")  # fmt: skip
     return path
+
+
+def _operators_gid() -> int | None:
+    try:
+        return grp.getgrnam("socle").gr_gid
+    except KeyError:
+        return None
 
 
 def _lock_file(resource: Path | str) -> Path:
@@ -59,9 +81,7 @@ def locked(resource: Path | str, *, what: str = "", wait_s: float | None = None)
     """
     path = _lock_file(resource)
     wait_s = LOCK_WAIT_S if wait_s is None else wait_s
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
-    with contextlib.suppress(OSError):
-        os.fchmod(fd, 0o666)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o660)
     try:
         deadline = time.monotonic() + wait_s
         while True:

@@ -101,6 +101,10 @@ def load_mapping(path: Path | None = None) -> Mapping:
     )
 
 
+#: what a column header looks like (echoed in errors); anything else is not shown
+_HEADER_WORD = re.compile(r"^[a-z][a-z0-9 '.()-]{0,39}$")
+
+
 def _norm(header: str) -> str:
     table = str.maketrans("éèêëàâäîïôöùûüç°", "eeeeaaaiioouuuc ")
     return " ".join(header.strip().lower().translate(table).replace("_", " ").split())
@@ -142,8 +146,12 @@ def parse_csv(path: Path, mapping: Mapping | None = None) -> list[ImportRow]:
         fields = [COLUMNS.get(h) for h in header]
         missing = {"salle", "hostname", "mac"} - set(fields)
         if missing:
+            # a header word is echoed, never what a file that is no spreadsheet holds (--csv /etc/shadow)
+            shown = [h for h in unknown if _HEADER_WORD.match(h)][:8]
+            hidden = len(unknown) - len(shown)
+            listed = ", ".join(shown + ([f"{hidden} not shown"] if hidden else [])) or "none"
             raise SocleError(
-                f"missing column(s): {', '.join(sorted(missing))} (unknown: {', '.join(unknown) or 'none'})",
+                f"missing column(s): {', '.join(sorted(missing))} (unknown: {listed})",
                 where=f"{path}:1",
                 hint="columns: salle; nom; adresse MAC; IP; numéro d'inventaire; modèle (see docs/inventories.md)",
             )

@@ -228,7 +228,8 @@ def test_a_revoked_serveur_key_is_refused_once_the_list_reaches_the_postes(lab, 
     def push(revoked: list[str]) -> None:
         rc, events = playbook.run(ROOT / "playbooks" / "ssh-access.yml", data_dir=tmp_path / "runner",
                                   inventory=inventory, label="ssh-access",
-                                  extravars={"management_revoked_keys": revoked})  # fmt: skip
+                                  extravars={"management_revoked_keys": revoked,
+                                             "socle_access_target": poste})  # fmt: skip
         assert rc == 0, events.failures
 
     push([f"key: {pub}"])

@@ -6,6 +6,7 @@ tests/integration/test_salle_qemu.py.)"""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace
@@ -32,6 +33,7 @@ def slot(tmp_path, monkeypatch):
     """socle-slot as a module, its slots and data in tmp_path, its kernel command line given by the test."""
     monkeypatch.setenv("SOCLE_SLOTS", str(tmp_path / "slots"))
     monkeypatch.setenv("SOCLE_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("SOCLE_SLOT_LOCK", str(tmp_path / "lock" / "socle-slot.lock"))
     module = load_socle_slot()
     (tmp_path / "slots").mkdir()
     module.cmdline = lambda: dict(module.CMDLINE)
@@ -98,6 +100,19 @@ def test_which_masters_a_poste_refuses(slot, signed, asked, running, rollback, r
     reason = slot.judge(release, SimpleNamespace(version=asked, rollback=rollback, profile=""),
                         {"version": running, "serial": serial_of(running), "profile": "poste-linux"})  # fmt: skip
     assert (reason is None) if refused is None else (refused in reason)
+
+
+def test_one_command_changes_the_slots_at_a_time(slot, capsys):
+    """Issue #36: two commands that change slots or boot state never run together; status still does."""
+    held = slot.hold_lock(1)
+    slot.LOCK_WAIT_S = 0.3
+    try:
+        assert slot.main(["reset"]) == 3
+        assert "another socle-slot command is running" in capsys.readouterr().out
+        assert slot.main(["status"]) == 0
+    finally:
+        os.close(held)
+    assert slot.main(["reset"]) != 3
 
 
 @pytest.mark.parametrize(

@@ -8,13 +8,16 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
 
+from socle.cli import pull
 from socle.conformity import forced
-from socle.core import sshid, yamlio
+from socle.core import files, operator, sshid, yamlio
 from socle.core.errors import SocleError
+from socle.inventory import importer
 from socle.operations import enrolment
 from tests.unit.test_inventory import KLEBER, ansible
 
@@ -117,3 +120,131 @@ def test_the_inventory_plugin_refuses_hidden_breaks_and_non_addresses(region):
     graph = ansible("ansible-inventory", "-i", str(region), "--list")
     assert graph.returncode != 0 and "is not an IPv4 address" in graph.stderr
     assert Path(path).read_text().count("ip: '-oProxyCommand=id'") == 1
+
+
+# --- the operator's identity: a CA pinned by root, never the environment ------------------------------
+
+
+@pytest.fixture
+def pki(tmp_path):
+    for name in ("region-ca", "own-ca", "op"):
+        sshid._keygen("-t", "ed25519", "-N", "", "-f", str(tmp_path / name), what="test key")
+    return tmp_path
+
+
+def _certify(pki, ca: str, name: str = "j.dupont", principals: str = "regional-it"):
+    sshid._keygen("-s", str(pki / ca), "-I", name, "-n", principals, "-z", "7", "-V", "-5m:+1d",
+                  str(pki / "op.pub"), what="test certificate")  # fmt: skip
+    return pki / "op"
+
+
+def test_a_self_signed_operator_certificate_is_refused(pki, monkeypatch):
+    """A technician signs their own certificate naming a colleague: with their CA in the environment
+    (what was read before), or with the Région's CA pinned, it proves nothing."""
+    key = _certify(pki, "own-ca", name="colleague")
+    monkeypatch.setenv("SOCLE_OPERATOR_KEY", str(key))
+    monkeypatch.setenv("SOCLE_OPERATOR_CA", str(pki / "own-ca.pub"))
+    operator.current.cache_clear()
+    with pytest.raises(SocleError, match="no longer read"):
+        operator.current()
+    monkeypatch.delenv("SOCLE_OPERATOR_CA")
+    monkeypatch.setattr(operator, "PINNED_CA", pki / "region-ca.pub")
+    operator.current.cache_clear()
+    with pytest.raises(SocleError, match="is not accepted"):
+        operator.current()
+    _certify(pki, "region-ca")
+    operator.current.cache_clear()
+    found = operator.current()
+    assert (found.name, found.role) == ("j.dupont", "regional-it") and found.proof.startswith("certificate 7 ")
+    operator.current.cache_clear()
+
+
+def test_a_pinned_ca_others_may_write_is_refused(pki):
+    (pki / "region-ca.pub").chmod(0o664)
+    with pytest.raises(SocleError, match="written by root only"):
+        operator.pinned_ca(pki / "region-ca.pub")
+    (pki / "region-ca.pub").chmod(0o644)
+    assert operator.pinned_ca(pki / "region-ca.pub") == pki / "region-ca.pub"
+
+
+def test_the_development_identity_needs_the_switch_and_is_never_regional_it(monkeypatch):
+    monkeypatch.delenv("SOCLE_OPERATOR_KEY", raising=False)
+    monkeypatch.delenv("SOCLE_DEV_SIGNING", raising=False)
+    operator.current.cache_clear()
+    with pytest.raises(SocleError, match="no operator identity"):
+        operator.current()
+    monkeypatch.setenv("SOCLE_DEV_SIGNING", "1")
+    operator.current.cache_clear()
+    me = operator.current()
+    assert me.role == operator.DEV_ROLE and me.proof == "development"
+    operator.current.cache_clear()
+
+
+def test_the_name_recorded_is_the_one_inside_the_signature(pki):
+    key = _certify(pki, "region-ca")
+    cert = (pki / "op-cert.pub").read_text().split()
+    nonce = pki / "nonce"
+    nonce.write_text("x")
+    sshid._keygen("-Y", "sign", "-n", operator.NAMESPACE, "-f", str(pki / "op-cert.pub"), str(nonce), what="sign")
+    assert operator.signed_certificate(pki / "nonce.sig").split() == cert[:2]
+    assert operator.verify(key, pki / "region-ca.pub").name == "j.dupont"
+
+
+# --- the lower points ------------------------------------------------------------------------------
+
+
+def test_a_lock_folder_others_may_write_is_refused_and_lock_files_are_not_world_writable(tmp_path, monkeypatch):
+    folder = tmp_path / "locks"
+    folder.mkdir(mode=0o777)
+    folder.chmod(0o1777)  # what /tmp/socle-locks was
+    monkeypatch.setenv("SOCLE_LOCK_DIR", str(folder))
+    with pytest.raises(SocleError, match="may be written by others"), files.locked(tmp_path / "x"):
+        pass
+    folder.chmod(0o700)
+    with files.locked(tmp_path / "x"):
+        (made,) = folder.iterdir()
+        assert made.stat().st_mode & 0o007 == 0
+
+
+def test_import_never_echoes_a_file_that_is_no_spreadsheet(tmp_path):
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$y$j9T$Sup3rS3cretHash:19000:0:99999:7:::\n")
+    with pytest.raises(SocleError) as err:
+        importer.parse_csv(secret)
+    assert "Sup3rS3cret" not in str(err.value) and "1 not shown" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (("reports: /var/lib/socle/pull/reports", "reports: /"), "reports"),
+        (("reports: /var/lib/socle/pull/reports", "reports: /var/lib/socle/../../etc"), "reports"),
+        (("sslmode=verify-full", "sslmode=verify-full&sslmode=disable"), "given twice: sslmode"),
+    ],
+)
+def test_a_pull_configuration_that_would_prune_the_system_or_drop_tls_is_refused(tmp_path, capsys, change, says):
+    path = tmp_path / "pull.yml"
+    path.write_text(GOOD_PULL.replace(*change))
+    assert pull.main(["--config", str(path)]) == 2
+    assert says in capsys.readouterr().err
+
+
+def test_pruning_removes_only_old_nightly_reports(tmp_path):
+    reports = tmp_path / "reports"
+    (reports / "20261101T023000Z").mkdir(parents=True)
+    (reports / "keep-me").mkdir()
+    for folder in reports.iterdir():
+        os.utime(folder, (0, 0))
+    pull._prune(reports, 14)
+    assert [p.name for p in reports.iterdir()] == ["keep-me"]
+
+
+GOOD_PULL = """\
+uai: 0671000Y
+inventory: /etc/socle/inventory
+database: postgresql+psycopg://lycee_0671000y@/socle?host=db.region.example&sslmode=verify-full&sslrootcert=/etc/socle/ca.pem
+reports: /var/lib/socle/pull/reports
+masters: /srv/socle/masters
+ssh_key: /etc/socle/ssh/pull_ed25519
+known_hosts: /etc/socle/ssh/known_hosts
+"""
