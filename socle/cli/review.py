@@ -27,5 +27,8 @@ def monthly(*, month: str, etab: str, inventory: str, out: str) -> None:
         f"premier passage {report.pct(k.first_time_fix)}, conformité {report.pct(k.conformity.rate)}",
         markup=False,
     )  # fmt: skip
+    if ctx["ignored_rows"]:
+        left = ", ".join(f"{n} ({why})" for why, n in sorted(ctx["ignored_rows"].items()))
+        Console(stderr=True).print(f"lignes ignorées (illisibles, jamais écrites par socle) : {left}", markup=False)
     for path in files:
         print(rel(path))

@@ -20,7 +20,7 @@ from socle.conformity.model import SILENT_AFTER_H, STATUSES, Drift, HostResult, 
 from socle.core import history as core_history
 from socle.core import operator
 from socle.core.clock import utc_stamp
-from socle.core.history import transaction
+from socle.core.history import bounded_json, transaction
 from socle.core.uai import is_valid
 
 #: what a stored host name must look like to be read back (it names a file of the report)
@@ -104,10 +104,7 @@ def result_of(row: Any) -> HostResult | None:
     field is checked (host name, UAI, status vocabulary, drift list) and bounded, never taken as written."""
     if not (isinstance(row.host, str) and _HOST.match(row.host) and is_valid(row.uai) and row.status in STATUSES):
         return None
-    try:
-        detail = json.loads(row.detail) if isinstance(row.detail, str) and len(row.detail) <= _DETAIL_MAX else None
-    except ValueError:
-        detail = None
+    detail = bounded_json(row.detail, _DETAIL_MAX)
     if not isinstance(detail, dict) or not isinstance(detail.get("drifts", []), list):
         return None
     drifts = [Drift(_text(d.get("category"), 32), _text(d.get("check"), 128), _text(d.get("message"), 500),

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -170,10 +171,64 @@ def record(*entries: Intervention, db: str | Path | None = None) -> None:
             con.execute(INTERVENTIONS.insert(), [row(e) for e in entries])
 
 
-def interventions(since: str, until: str, *, operation: str = "", uai: str = "",
-                  db: str | Path | None = None) -> list[dict[str, Any]]:  # fmt: skip
+#: what a stored row may hold (rows come from lycée serveurs too: each value is checked on the way out)
+OUTCOMES = ("success", "incomplete", "failed")
+ROLES = ("cmil", "regional-it", "contractor", "schedule", "development")
+_STAMP = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")
+_UAI = re.compile(r"^[0-9]{7}[A-Z]$")
+_ORG = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
+_DETAIL_MAX = 64 * 1024
+_COUNT_MAX = 1_000_000
+
+
+def _stamp(value: Any, *, empty: bool = False) -> bool:
+    if empty and value in ("", None):
+        return True
+    if not (isinstance(value, str) and _STAMP.match(value)):
+        return False
+    try:
+        parse_utc(value)
+    except (ValueError, SocleError):
+        return False
+    return True
+
+
+def bounded_json(text: Any, limit: int = _DETAIL_MAX) -> Any:
+    """A JSON value stored as text, or None when it is not one, too big or nested past reason."""
+    if not isinstance(text, str) or len(text) > limit:
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _COUNT_MAX
+
+
+def unreadable(r: dict[str, Any]) -> str:
+    """Why a stored intervention cannot be counted ("" when it can): every field a review reads."""
+    checks = (
+        (r.get("operation") in OPERATIONS, "operation"), (r.get("outcome") in OUTCOMES, "outcome"),
+        (r.get("operator_role") in ROLES, "role"), (r.get("cause") in CAUSES, "cause"),
+        (_stamp(r.get("started")) and _stamp(r.get("finished")), "time"),
+        (_stamp(r.get("requested_at"), empty=True), "request time"),
+        (r.get("uai") in ("", None) or bool(_UAI.match(str(r.get("uai")))), "UAI"),
+        (isinstance(r.get("organisation"), str) and bool(_ORG.match(r["organisation"])), "organisation"),
+        (_count(r.get("postes_total")) and _count(r.get("postes_ok")), "count"),
+        (isinstance(r.get("duration_s"), int | float) and 0 <= r["duration_s"] <= 366 * 86400, "duration"),
+        (isinstance(bounded_json(r.get("postes")), list), "postes"),
+        (isinstance(bounded_json(r.get("detail")), dict), "detail"),
+    )  # fmt: skip
+    return next((what for ok, what in checks if not ok), "")
+
+
+def interventions(since: str, until: str, *, operation: str = "", uai: str = "", db: str | Path | None = None,
+                  ignored: Counter[str] | None = None) -> list[dict[str, Any]]:  # fmt: skip
     """Interventions started in [since, until) (UTC ISO stamps), oldest first; only ``operation``'s and
-    ``uai``'s if given."""
+    ``uai``'s if given. A row any field of which is not what socle writes is left out and counted in
+    ``ignored`` (by field), never a crash: the Région's database holds what lycée serveurs wrote."""
     query = sa.select(INTERVENTIONS).where(INTERVENTIONS.c.started >= since, INTERVENTIONS.c.started < until)
     if operation:
         query = query.where(INTERVENTIONS.c.operation == operation)
@@ -181,7 +236,15 @@ def interventions(since: str, until: str, *, operation: str = "", uai: str = "",
         query = query.where(INTERVENTIONS.c.uai == uai)
     with transaction(db, _META) as con:
         found = con.execute(query.order_by(INTERVENTIONS.c.started, INTERVENTIONS.c.id)).mappings().all()
-    return [dict(r) for r in found]
+    out = []
+    for r in found:
+        why = unreadable(dict(r))
+        if why:
+            if ignored is not None:
+                ignored[why] += 1
+        else:
+            out.append(dict(r))
+    return out
 
 
 def operator_fields(entry: Intervention) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import csv
 import io
 import json
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -64,8 +64,9 @@ def collect(month: str, *, etab: str = "", region: Path | None = None, db: str |
     schools = {s["uai"]: s for s in fast_load(region)} if region else {}
     if etab and schools and etab not in schools:
         raise SocleError(f"no établissement {etab} in {region}", hint="check the UAI (7 digits + letter)")
-    rows = history.interventions(since, until, uai=etab, db=db)
-    publication = kpis.published(history.interventions("", until, operation="build", db=db))
+    ignored: Counter[str] = Counter()  # rows a lycée serveur (or anyone) wrote that socle never writes
+    rows = history.interventions(since, until, uai=etab, db=db, ignored=ignored)
+    publication = kpis.published(history.interventions("", until, operation="build", db=db, ignored=ignored))
     per_host = conformity_history.per_host(since, until, uai=etab, db=db)
     trend = {m: _scope_kpis(rows, per_host, publication, m) for m in months}
     current = trend[month]
@@ -93,7 +94,7 @@ def collect(month: str, *, etab: str = "", region: Path | None = None, db: str |
                     for u, rs in sorted(by_uai.items())} if not etab else {},
         "salles": {s: kpis.compute(rs, [], publication) for s, rs in sorted(by_salle.items())} if etab else {},
         "rollout": kpis.rollout_days(rows, {m: t for m, t in publication.items() if t >= since}, waves),
-        "causes": history.CAUSES, "salle_alert": kpis.SALLE_ALERT,
+        "causes": history.CAUSES, "salle_alert": kpis.SALLE_ALERT, "ignored_rows": dict(ignored),
     }  # fmt: skip
 
 
@@ -161,7 +162,8 @@ def write(ctx: dict[str, Any], out: Path) -> list[Path]:
         "revue.html": render_html(ctx),
         "kpis.csv": buffer.getvalue(),
         "kpis.json": json.dumps({"month": ctx["month"], "etab": ctx["etab"], "current": current,
-                                 "rollout_days": ctx["rollout"], "kpis": rows}, indent=1, ensure_ascii=False),
+                                 "rollout_days": ctx["rollout"], "kpis": rows,
+                                 "ignored_rows": ctx["ignored_rows"]}, indent=1, ensure_ascii=False),
     }  # fmt: skip
     for name, text in files.items():
         write_atomic(out / name, text)

@@ -13,6 +13,8 @@ import sqlalchemy as sa
 
 from socle.conformity import expected, history, nightly, regiondb
 from socle.conformity import model as cmodel
+from socle.core import history as core_history
+from socle.core import operator
 from socle.core.errors import SocleError
 from socle.core.paths import ROOT
 from tests.integration import pglab
@@ -106,3 +108,53 @@ def test_each_lycee_writes_only_its_own_rows_and_the_region_reads_them_all(regio
     assert rates == {"0671000Y": round(100 * 2 / 3, 1), "0681001U": 100.0} and missing == {"0541002W": None}
     with pytest.raises(SocleError, match="permission denied"):
         history.record(reporting, *night("0671000Y", ("conformant",)))
+
+
+def test_a_lycee_role_cannot_forge_rows_nor_stop_the_region(region_db, tmp_path):
+    """Issue #36, with a lycée's own role on the real server: a build row (which would move the
+    publication date patch latency counts from), another contractor's reimage and a bad date are
+    refused by the database; a detail nested 50,000 deep gets in (it is small) and the readers leave it
+    out, saying so; a lycée past its daily quota is refused."""
+    admin, url = region_db
+    lycee = url(regiondb.role_of("0571003F"), regiondb.add_lycee(admin, "0571003F"))
+    reporting = url("region_reports2", regiondb.add_reporter(admin, "region_reports2"))
+    schedule = operator.unattended()
+    acme = operator.Operator("t.muller", "contractor", "acme", "certificate 1")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    forged = [
+        core_history.Intervention("build", operator.Operator("it", "regional-it", "region", "x"), stamp, stamp,
+                                  "success", master="poste-linux/2026-2027.9"),
+        core_history.Intervention("reimage", acme, stamp, stamp, "failed", uai="0571003F", salle="S1"),
+        core_history.Intervention("conformity", schedule, stamp, stamp, "success", uai="0571003F",
+                                  request=core_history.Request("other", "", "yesterday")),
+    ]  # fmt: skip
+    for entry in forged[:2]:
+        with pytest.raises(SocleError, match="row-level security"):
+            core_history.record(entry, db=lycee)
+    with pytest.raises(SocleError, match="check constraint"):
+        core_history.record(forged[2], db=lycee)
+    core_history.record(core_history.Intervention("conformity", schedule, stamp, stamp, "success", uai="0571003F"),
+                        db=lycee)  # what pull mode writes still gets in  # fmt: skip
+
+    summary, rows = night("0571003F", ("conformant", "drift"))
+    history.record(lycee, summary, rows)
+    engine = sa.create_engine(lycee)
+    with engine.begin() as con:
+        run = con.execute(sa.text("SELECT max(id) FROM conformity_runs")).scalar()
+        con.execute(sa.text("INSERT INTO conformity_hosts (run_id, host, uai, salle, profile, status, detail) "
+                            "VALUES (:r, :h, '0571003F', 'S1', 'ci', 'drift', :d)"),
+                    {"r": run, "h": rows[0].host + "-x", "d": "[" * 50_000 + "]" * 50_000})  # fmt: skip
+    engine.dispose()
+    found, _silent, refused = history.newest_per_school(["0571003F"], since=dt.datetime.now(dt.UTC)
+                                                        - dt.timedelta(hours=1), db=reporting)  # fmt: skip
+    assert refused == 1 and len(found["0571003F"]) == 2
+    rates, _ = history.school_rates(["0571003F"], db=reporting)  # the wave gate reads on
+    assert rates == {"0571003F": 50.0}
+
+    regiondb.provision(admin, row_quota=3)  # today's rows of this lycée are already past 3
+    try:
+        with pytest.raises(SocleError, match="rows of the day"):
+            core_history.record(core_history.Intervention("conformity", schedule, stamp, stamp, "success",
+                                                          uai="0571003F"), db=lycee)  # fmt: skip
+    finally:
+        regiondb.provision(admin)

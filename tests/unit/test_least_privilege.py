@@ -9,16 +9,20 @@ import datetime as dt
 import io
 import json
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from socle.cli import pull
 from socle.conformity import forced
-from socle.core import files, operator, sshid, yamlio
+from socle.conformity import history as chistory
+from socle.core import files, history, operator, sshid, yamlio
 from socle.core.errors import SocleError
 from socle.inventory import importer
 from socle.operations import enrolment
+from socle.review import report as review_report
 from tests.unit.test_inventory import KLEBER, ansible
 
 UAI = "0671234C"
@@ -248,3 +252,47 @@ masters: /srv/socle/masters
 ssh_key: /etc/socle/ssh/pull_ed25519
 known_hosts: /etc/socle/ssh/known_hosts
 """
+
+
+# --- the history database as hostile input (rows a lycée serveur, or anyone, wrote) ------------------
+
+
+def test_hostile_history_rows_are_counted_as_ignored_never_a_crash(tmp_path):
+    """Rows socle never writes (a bad date, a detail nested 50,000 deep, an unknown operation, a huge
+    count) leave the monthly review and the Région report working, and saying what they left out."""
+    db = f"sqlite:///{tmp_path / 'history.sqlite'}"
+    history.record(history.Intervention(
+        "reimage", operator.Operator("m.bernard", "cmil", "region", "test"), "2026-11-10T08:00:00Z",
+        "2026-11-10T09:00:00Z", "success", uai="0671000Y", salle="S101", postes=["p1"], postes_ok=1,
+        request=history.Request("misuse", "A-1", "2026-11-10T07:30:00Z"),
+    ), db=db)  # fmt: skip
+    good = history.interventions("2026-11-01", "2026-12-01", db=db)[0]
+    nested = "[" * 50_000 + "]" * 50_000
+    bad = [
+        {"requested_at": "yesterday"},
+        {"detail": nested},
+        {"operation": "rm -rf"},
+        {"postes_total": 10**12},
+        {"organisation": "<script>"},
+    ]
+    engine = sa.create_engine(db)
+    with engine.begin() as con:
+        for change in bad:
+            con.execute(history.INTERVENTIONS.insert(), {**{k: v for k, v in good.items() if k != "id"}, **change})
+        chistory.RUNS.metadata.create_all(con)
+        run_row = {"target": "0671000Y", "at": "2026-11-10T02:00:00Z", "hosts": 1, "conformant": 0, "percent": 0.0,
+                   "duration_s": 1.0}  # fmt: skip
+        run = con.execute(chistory.RUNS.insert().values(**run_row)).inserted_primary_key[0]
+        host_row = {"run_id": run, "host": "p1", "uai": "0671000Y", "salle": "S101", "profile": "ci",
+                    "status": "drift", "detail": nested}  # fmt: skip
+        con.execute(chistory.HOST_RESULTS.insert().values(**host_row))
+    engine.dispose()
+    ignored: Counter[str] = Counter()
+    assert len(history.interventions("2026-11-01", "2026-12-01", db=db, ignored=ignored)) == 1
+    assert ignored == {"request time": 1, "detail": 1, "operation": 1, "count": 1, "organisation": 1}
+    ctx = review_report.collect("2026-11", db=db)
+    assert ctx["current"].interventions == 1 and sum(ctx["ignored_rows"].values()) == 5
+    assert "Lignes non comptées" in review_report.render_html(ctx)
+    found, _silent, refused = chistory.newest_per_school(["0671000Y"], since=dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+                                                         db=db)  # fmt: skip
+    assert refused == 1 and found["0671000Y"] == []
