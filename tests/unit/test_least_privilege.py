@@ -20,6 +20,7 @@ from socle.conformity import forced
 from socle.conformity import history as chistory
 from socle.core import files, history, operator, sshid, yamlio
 from socle.core.errors import SocleError
+from socle.core.paths import ROOT
 from socle.inventory import importer
 from socle.operations import enrolment
 from socle.review import report as review_report
@@ -296,3 +297,44 @@ def test_hostile_history_rows_are_counted_as_ignored_never_a_crash(tmp_path):
     found, _silent, refused = chistory.newest_per_school(["0671000Y"], since=dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
                                                          db=db)  # fmt: skip
     assert refused == 1 and found["0671000Y"] == []
+
+
+# --- forge flows: no stale approvals, no token beside untrusted code -----------------------------------
+
+
+def _workflow(name: str) -> dict:
+    data = yamlio.loads((ROOT / ".github" / "workflows" / name).read_text(), name).data
+    data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as true
+    return data
+
+
+def test_pull_request_code_never_runs_beside_a_token_that_writes():
+    """A job that runs the branch's own socle has read-only rights and no token in its environment;
+    the job that comments checks out nothing."""
+    catalogue = _workflow("catalogue.yml")
+    assert "workflow_dispatch" in catalogue["on"] and "pull_request" in catalogue["on"]
+    for name, job in catalogue["jobs"].items():
+        steps = job["steps"]
+        runs_branch_code = any("./socle.sh" in str(s.get("run", "")) for s in steps)
+        writes = any(v == "write" for v in job.get("permissions", {}).values())
+        assert not (runs_branch_code and writes), name
+        if runs_branch_code:
+            assert "GH_TOKEN" not in str(job) and "github.token" not in str(job), name
+            checkout = next(s for s in steps if str(s.get("uses", "")).startswith("actions/checkout"))
+            assert checkout["with"]["persist-credentials"] is False
+        if writes:
+            assert not any(str(s.get("uses", "")).startswith("actions/checkout") for s in steps), name
+
+
+def test_a_request_branch_is_pushed_once_and_checked():
+    request = _workflow("request.yml")
+    script = "\n".join(str(s.get("run", "")) for s in request["jobs"]["request"]["steps"])
+    assert "push -f" not in script and "--force" not in script and "switch -C" not in script
+    assert script.index("ls-remote --exit-code") < script.index("catalogue.request")
+    assert "gh workflow run catalogue.yml --ref" in script and request["permissions"]["actions"] == "write"
+    gitlab = yamlio.loads((ROOT / ".gitlab-ci.yml").read_text(), ".gitlab-ci.yml").data
+    job = "\n".join(gitlab["catalogue-request"]["script"])
+    assert "push -f" not in job and "switch -C" not in job and job.index("ls-remote") < job.index("catalogue.request")
+    assert "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH" in gitlab["catalogue-request"]["rules"][0]["if"]
+    # the merge request's own code (the catalogue job) never sees the api token
+    assert "SOCLE_MR_NOTE_TOKEN" not in "\n".join(gitlab["catalogue"]["script"])
