@@ -145,18 +145,21 @@ def _install(room: Salle, chosen: list[str], window: int, region: Path, report: 
         "socle_install_serveur_address": room.serveur_address, "socle_install_macs": [room.macs[h] for h in chosen],
     }  # fmt: skip
     (report / "extra-vars.json").write_text(json.dumps(extra, indent=2))
+    # one secret per machine, made here, kept in memory: only that MAC's iPXE script carries it
+    tokens = {h: enrolment.new_token() for h in chosen}
     console = Console(stderr=True)
     t0 = time.monotonic()
     console.print(f"install {manifest['version']}: arming {room.serveur} for {what}", markup=False)
+    arming = {**extra, "socle_install_tokens": {room.macs[h]: tokens[h] for h in chosen}}
     rc, _ = playbook.operation(ROOT / "playbooks" / "install.yml", region, results=raw / "arm", log=report / "arm.log",
-                            forks=10, extravars=extra, label="install-arm")  # fmt: skip
+                            forks=10, extravars=arming, label="install-arm")  # fmt: skip
     armed = load_raw(raw / "arm" / f"{room.serveur}.json")
     if rc != 0 or not armed or armed.get("status") != "ok":
         raise SocleError(f"the serveur {room.serveur} could not be armed", where=str(report / "arm.log"),
                          hint="see the log; nothing was installed")  # fmt: skip
     console.print(f"armed for {window} min: power {what} on (network boot when the disk is blank)", markup=False)
     account = specs.load_spec(room.profile, manifest["school_year"]).management_account
-    outcomes = _wait_and_enrol(room, chosen, account, window, report, console, t0)
+    outcomes = _wait_and_enrol(room, chosen, account, window, report, console, t0, tokens)
     done = [o.host for o in outcomes if o.status == "installed"]
     if done:
         extra.update(socle_reimage_postes=",".join(done), socle_install_macs=[room.macs[h] for h in done])
@@ -186,7 +189,7 @@ def _install(room: Salle, chosen: list[str], window: int, region: Path, report: 
 
 
 def _wait_and_enrol(room: Any, chosen: list[str], account: str, window: int, report: Path, console: Console,
-                    t0: float) -> list[Installed]:  # fmt: skip
+                    t0: float, tokens: dict[str, str]) -> list[Installed]:  # fmt: skip
     """Each poste's SSH answers once it rebooted installed: enrol it then (inside the armed window)."""
     deadline = t0 + window * 60
     waiting = {h: room.addresses[h] for h in chosen}
@@ -196,7 +199,7 @@ def _wait_and_enrol(room: Any, chosen: list[str], account: str, window: int, rep
             status.update(f"waiting for {', '.join(sorted(waiting))} to install")
             for host, address in sorted(waiting.items()):
                 if _ssh_up(address):
-                    enrolled = enrolment.enrol(host, address, account, report, room.uai)
+                    enrolled = enrolment.enrol(host, address, account, report, room.uai, tokens[host])
                     if enrolled.retry:
                         continue
                     outcomes[host] = Installed(host, "installed" if enrolled.ok else "not enrolled", enrolled.detail,

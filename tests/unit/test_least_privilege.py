@@ -9,9 +9,12 @@ import datetime as dt
 import io
 import json
 import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
+import jinja2
 import pytest
 import sqlalchemy as sa
 
@@ -338,3 +341,31 @@ def test_a_request_branch_is_pushed_once_and_checked():
     assert "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH" in gitlab["catalogue-request"]["rules"][0]["if"]
     # the merge request's own code (the catalogue job) never sees the api token
     assert "SOCLE_MR_NOTE_TOKEN" not in "\n".join(gitlab["catalogue"]["script"])
+
+
+# --- enrolment: a one-time secret, never trust on first use -------------------------------------------
+
+
+def test_the_postes_enrolment_proof_is_what_the_controller_checks(tmp_path):
+    """socle-enrol-proof (rendered as the role does, run here) proves the armed install's secret over
+    the host key; another secret, or another key, gives another proof."""
+    env = jinja2.Environment(keep_trailing_newline=True)
+    env.filters["to_json"] = json.dumps
+    template = ROOT / "roles" / "management" / "templates" / "usr" / "local" / "sbin" / "socle-enrol-proof.j2"
+    script = tmp_path / "socle-enrol-proof"
+    script.write_text(env.from_string(template.read_text()).render(management_identity_dir=str(tmp_path),
+                                                                   ansible_managed="test"))  # fmt: skip
+    sshid._keygen("-t", "ed25519", "-N", "", "-f", str(tmp_path / "ssh_host_ed25519_key"), what="host key")
+    host_key = " ".join((tmp_path / "ssh_host_ed25519_key.pub").read_text().split()[:2])
+    nonce = "ab" * 16
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, str(script), nonce], capture_output=True, text=True)
+
+    assert "no enrolment secret" in run().stderr  # an install nobody armed
+    token = enrolment.new_token()
+    (tmp_path / "enrol-token").write_text(token + "\n")
+    kind, key, answer = run().stdout.split()
+    assert f"{kind} {key}" == host_key and answer == enrolment.proof(token, nonce, host_key)
+    assert answer != enrolment.proof(enrolment.new_token(), nonce, host_key)
+    assert subprocess.run([sys.executable, str(script), "x; id"], capture_output=True).returncode != 0

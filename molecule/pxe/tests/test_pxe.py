@@ -19,6 +19,8 @@ def test_arming_refuses_hostile_arguments(host):
         "--poste '52:54:00:00:00:01,../../etc,x'",
         "--poste '52:54:00:00:00:01,2026-2027/ci/2026-2027.0,2026-2027.0' --kernel-args 'a;reboot'",
         "--poste '52:54:00:00:00:01,2026-2027/ci/2026-2027.0,2026-2027.0' --window 100000",
+        "--poste '52:54:00:00:00:01,2026-2027/ci/2026-2027.0,2026-2027.0'",  # no enrolment token
+        "--poste '52:54:00:00:00:01,2026-2027/ci/2026-2027.0,2026-2027.0,not-hex;reboot'",
     ):
         proc = host.run(f"/usr/local/sbin/socle-pxe arm --window 5 --base-url http://10.0.0.1 {args}")
         assert proc.rc != 0, args
@@ -30,7 +32,7 @@ def test_a_proxy_dhcp_that_cannot_start_leaves_nothing_armed(host):
     # (arming for real, a poste installed over PXE: tests/integration/test_salle_qemu.py)
     proc = host.run(
         "/usr/local/sbin/socle-pxe arm --window 5 --base-url http://10.0.0.1 "
-        "--poste 52:54:00:00:00:01,2026-2027/ci/2026-2027.0,2026-2027.0"
+        "--poste 52:54:00:00:00:01,2026-2027/ci/2026-2027.0,2026-2027.0,0123456789abcdef0123456789abcdef"
     )
     out = json.loads(proc.stdout)
     assert proc.rc == 1 and "did not start" in out["reason"], out
