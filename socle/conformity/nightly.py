@@ -120,26 +120,21 @@ def check(
     chosen = expected.targets(region, etab, salle)
     report = report or ROOT / "reports" / "conformity" / when.replace(":", "")
     raw_dir = report / "raw"
-    platforms: dict[tuple[str, str], bool] = {}
-    for t in chosen:
-        key = (t.profile, expected.reference_year(t, today, year))
-        if key not in platforms:
-            platforms[key] = specs.is_windows(*key)
-    windows_hosts = {t.host for t in chosen if platforms[(t.profile, expected.reference_year(t, today, year))]}
-    collector = Collector(region, windows_hosts, pull_account)
+    # each host's reference (school year, profile), and whether that profile is Windows: decided once
+    refs = {t.host: (expected.reference_year(t, today, year), t.profile) for t in chosen}
+    windows = {ref: specs.is_windows(ref[1], ref[0]) for ref in set(refs.values())}
+    collector = Collector(region, {host for host, ref in refs.items() if windows[ref]}, pull_account)
     collector.collect(chosen, raw_dir)
     woken = wake_and_collect(collector, chosen, raw_dir, wait_s=wake_wait_s) if wake_wait_s is not None else []
     cat = load_catalogue()
     manifests: dict[tuple[str, str], dict[str, Any] | None] = {}
     hardening = {False: expected.hardening_expectations(), True: expected.hardening_expectations(windows=True)}
-    windows: dict[tuple[str, str], bool] = {}
     results = []
     expected_cache: dict[tuple[str, str, tuple[str, ...]], dict[str, str]] = {}
     for t in chosen:
-        ref = (expected.reference_year(t, today, year), t.profile)
+        ref = refs[t.host]
         if ref not in manifests:
             manifests[ref] = reference_manifest(*ref, version)
-            windows[ref] = specs.is_windows(t.profile, ref[0])
         manifest = manifests[ref]
         key = (*ref, tuple(sorted(t.disciplines)))
         if key not in expected_cache:

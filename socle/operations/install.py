@@ -153,6 +153,8 @@ def _install(room: Salle, chosen: list[str], window: int, region: Path, report: 
     arming = {**extra, "socle_install_tokens": {room.macs[h]: tokens[h] for h in chosen}}
     rc, _ = playbook.operation(ROOT / "playbooks" / "install.yml", region, results=raw / "arm", log=report / "arm.log",
                             forks=10, extravars=arming, label="install-arm")  # fmt: skip
+    # the secrets stay in this process: not in the run's folder (ansible-runner wrote them there)
+    (report / "runner" / "env" / "extravars").unlink(missing_ok=True)
     armed = load_raw(raw / "arm" / f"{room.serveur}.json")
     if rc != 0 or not armed or armed.get("status") != "ok":
         raise SocleError(f"the serveur {room.serveur} could not be armed", where=str(report / "arm.log"),

@@ -1,8 +1,10 @@
-"""A salle that really boots (issue #17), under `invoke test --heavy` (about 30 min of TCG on 2 cores): blank UEFI
-VMs are installed from the ci-serveur, boot slot A from their disk, are enrolled and checked over
-real SSH (management key, host certificate verified), reimaged to a patch release and rebooted into
-it, reset, and fall back on their own from a master that cannot boot. A blank serveur-secours is
-installed the same way from its own master (ci-serveur), armed by the lycée's serveur.
+"""A salle that really boots (issue #17): blank UEFI VMs are installed from the ci-serveur, boot slot A
+from their disk, are enrolled (the one-time secret of their armed install, issue #36) and checked over
+real SSH (the Région's certificate, host certificate verified), reimaged to a patch release and
+rebooted into it. In CI: one poste, install, conformity and reimage (about 20 min of TCG on 2 cores,
+the masters' builds included). Under `invoke test --heavy` (two postes) also: a blank serveur-secours
+installed from its own master armed by the lycée's serveur, reset, fallback from a master that cannot
+boot, an older master refused then rolled back (about 30 min for one poste).
 
 The lab (tests/qemu_lab.py) is a network namespace the test creates: a bridge, the lycée's DHCP
 server, the ci-serveur container, the VMs' taps. Nothing else is reached.
@@ -29,9 +31,10 @@ from socle.registry import store
 from tests.integration.conftest import CiMaster, build_ci, newest_master
 from tests.qemu_lab import SERVEUR_IP, Lab, sh
 
-# heavy: under software emulation on 2 cores the salle takes about 30 min (2026-12-01), half of CI's
-# budget; `invoke test --heavy` runs it (SOCLE_QEMU_POSTES=2 for two postes)
-pytestmark = [pytest.mark.integration, pytest.mark.qemu, pytest.mark.heavy]
+# CI boots the one-poste salle through install, conformity and reimage; what only adds minutes of TCG
+# (the serveur-secours, reset, fallback, rollback) is marked heavy: `invoke test --heavy` runs all of
+# it, with two postes (SOCLE_QEMU_POSTES=2)
+pytestmark = [pytest.mark.integration, pytest.mark.qemu]
 
 POSTES = int(os.environ.get("SOCLE_QEMU_POSTES", "1"))
 SALLE = "S101"
@@ -176,6 +179,7 @@ def test_blank_postes_install_from_the_serveur_and_a_stranger_is_left_alone(ci_m
     assert pxe["postes"] == {} and not pxe["running"], "installed postes stay armed"
 
 
+@pytest.mark.heavy
 def test_a_blank_serveur_installs_from_its_master_armed_by_the_lycee_serveur(salle):
     """The same path for a serveur: `invoke install --serveur` arms the ci-serveur for the blank
     serveur's MAC with the serveur's own master; it installs, boots slot A healthy (its image cache
@@ -226,6 +230,7 @@ def test_reimage_to_a_patch_release_boots_it_and_keeps_the_host_identity(ci_mast
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
+@pytest.mark.heavy
 def test_reset_drops_what_a_pupil_wrote_and_keeps_the_host_identity(salle):
     for vm in salle["vms"]:
         assert ssh(salle, vm, "echo devoir > /home/ansible/pupil.txt && sync").returncode == 0
@@ -258,6 +263,7 @@ def _republish(source: Path, version: str, *, broken_initrd: bool = False, relea
     return target
 
 
+@pytest.mark.heavy
 def test_a_master_that_cannot_boot_falls_back_on_its_own(ci_master, salle):
     patch = newest_master(salle["dist"])
     broken = _republish(patch, "2026-2027.90", broken_initrd=True)
@@ -283,6 +289,7 @@ def test_a_master_that_cannot_boot_falls_back_on_its_own(ci_master, salle):
         shutil.rmtree(broken)
 
 
+@pytest.mark.heavy
 def test_an_older_master_is_refused_unless_rolled_back(ci_master, salle):
     patch = newest_master(salle["dist"])
     first = salle["dist"] / "masters" / "2026-2027" / "ci" / "2026-2027.0"
