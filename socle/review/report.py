@@ -54,6 +54,23 @@ def _scope_kpis(rows: list[dict[str, Any]], per_host: list[tuple[Any, ...]], pub
     return kpis.compute(mine, [h[1:] for h in per_host if h[0] == month], publication)
 
 
+#: why a row the review leaves out was not counted: nobody the Région certified did it
+UNPROVED = "not proved by a Région certificate"
+
+
+def proved(rows: list[dict[str, Any]], ignored: Counter[str]) -> list[dict[str, Any]]:
+    """The rows the contract review may count: work proved by an operator certificate of the Région's CA
+    (socle.core.operator), and the unattended nightly check (which changes nothing). A development
+    identity, or any other proof, is left out and counted in ``ignored``."""
+    out = []
+    for r in rows:
+        if str(r["operator_proof"]).startswith("certificate ") or r["operator_role"] == "schedule":
+            out.append(r)
+        else:
+            ignored[UNPROVED] += 1
+    return out
+
+
 def collect(month: str, *, etab: str = "", region: Path | None = None, db: str | None = None) -> dict[str, Any]:
     """Everything the review shows, computed once: the template and the CSV only lay it out."""
     problem = month_problem(month)
@@ -65,8 +82,9 @@ def collect(month: str, *, etab: str = "", region: Path | None = None, db: str |
     if etab and schools and etab not in schools:
         raise SocleError(f"no établissement {etab} in {region}", hint="check the UAI (7 digits + letter)")
     ignored: Counter[str] = Counter()  # rows a lycée serveur (or anyone) wrote that socle never writes
-    rows = history.interventions(since, until, uai=etab, db=db, ignored=ignored)
-    publication = kpis.published(history.interventions("", until, operation="build", db=db, ignored=ignored))
+    rows = proved(history.interventions(since, until, uai=etab, db=db, ignored=ignored), ignored)
+    publication = kpis.published(proved(history.interventions("", until, operation="build", db=db, ignored=ignored),
+                                        ignored))  # fmt: skip
     per_host = conformity_history.per_host(since, until, uai=etab, db=db)
     trend = {m: _scope_kpis(rows, per_host, publication, m) for m in months}
     current = trend[month]

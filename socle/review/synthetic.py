@@ -15,10 +15,10 @@ from socle.core.clock import utc_stamp
 from socle.core.operator import Operator
 
 PEOPLE = [
-    Operator("m.bernard", "cmil", "region", "synthetic"),
-    Operator("s.klein", "cmil", "region", "synthetic"),
-    Operator("t.muller", "contractor", "acme-maintenance", "synthetic"),
-    Operator("l.weber", "contractor", "infogest", "synthetic"),
+    Operator("m.bernard", "cmil", "region", "certificate 0 (CA synthetic)"),
+    Operator("s.klein", "cmil", "region", "certificate 0 (CA synthetic)"),
+    Operator("t.muller", "contractor", "acme-maintenance", "certificate 0 (CA synthetic)"),
+    Operator("l.weber", "contractor", "infogest", "certificate 0 (CA synthetic)"),
 ]
 CURATIVE_CAUSES = ["malware", "misuse", "software-fault", "hardware-swap", "other"]
 WAVE_DELAY_DAYS = {"pilot": 1, "1": 4, "2": 8, "3": 12}
@@ -31,7 +31,7 @@ def generate(db: str | Path, schools: list[dict[str, Any]], *, start: str = "202
     t0 = dt.datetime(int(start[:4]), int(start[5:]), 1, tzinfo=dt.UTC)
     end = t0 + dt.timedelta(days=round(months * 30.44))
     entries: list[history.Intervention] = []
-    regional = Operator("it.region", "regional-it", "region", "synthetic")
+    regional = Operator("it.region", "regional-it", "region", "certificate 0 (CA synthetic)")
     # a patch release on the 5th of each month; each salle gets it after its wave's delay
     release = t0 + dt.timedelta(days=4)
     k = 0

@@ -266,7 +266,7 @@ def test_hostile_history_rows_are_counted_as_ignored_never_a_crash(tmp_path):
     count) leave the monthly review and the Région report working, and saying what they left out."""
     db = f"sqlite:///{tmp_path / 'history.sqlite'}"
     history.record(history.Intervention(
-        "reimage", operator.Operator("m.bernard", "cmil", "region", "test"), "2026-11-10T08:00:00Z",
+        "reimage", operator.Operator("m.bernard", "cmil", "region", "certificate 9 (CA test)"), "2026-11-10T08:00:00Z",
         "2026-11-10T09:00:00Z", "success", uai="0671000Y", salle="S101", postes=["p1"], postes_ok=1,
         request=history.Request("misuse", "A-1", "2026-11-10T07:30:00Z"),
     ), db=db)  # fmt: skip
@@ -297,6 +297,13 @@ def test_hostile_history_rows_are_counted_as_ignored_never_a_crash(tmp_path):
     ctx = review_report.collect("2026-11", db=db)
     assert ctx["current"].interventions == 1 and sum(ctx["ignored_rows"].values()) == 5
     assert "Lignes non comptées" in review_report.render_html(ctx)
+    # work no Région certificate proves (a development identity) is not counted either, and said
+    history.record(history.Intervention(
+        "reset", operator.Operator("dev-x", "development", "region", "development"), "2026-11-11T08:00:00Z",
+        "2026-11-11T08:10:00Z", "success", uai="0671000Y", salle="S101",
+    ), db=db)  # fmt: skip
+    ctx = review_report.collect("2026-11", db=db)
+    assert ctx["current"].interventions == 1 and ctx["ignored_rows"][review_report.UNPROVED] == 1
     found, _silent, refused = chistory.newest_per_school(["0671000Y"], since=dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
                                                          db=db)  # fmt: skip
     assert refused == 1 and found["0671000Y"] == []

@@ -19,8 +19,8 @@ from socle.inventory.model import fast_load
 from socle.review import kpis, report, synthetic
 from tests.conftest import run_invoke
 
-CMIL = operator.Operator("m.bernard", "cmil", "region", "test")
-ACME = operator.Operator("t.muller", "contractor", "acme", "test")
+CMIL = operator.Operator("m.bernard", "cmil", "region", "certificate 1 (CA test)")
+ACME = operator.Operator("t.muller", "contractor", "acme", "certificate 2 (CA test)")
 X, Y = "0671000Y", "0681001U"
 
 

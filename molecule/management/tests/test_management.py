@@ -12,12 +12,12 @@ OTHER = "0681234K"
 COLLECT = "/usr/local/sbin/socle-collect"
 
 
-def _login(host, name, principal, command, *, force=None, revoke=False):
-    """ssh as ansible with a fresh key of ``name`` signed for ``principal`` (the test CA)."""
+def _login(host, name, principal, command, *, force=None, revoke=False, ca="test-user-ca"):
+    """ssh as ansible with a fresh key of ``name`` signed for ``principal`` by ``ca`` (a test CA)."""
     key = f"/root/t-{name}"
     host.run(f"rm -f {key} {key}.pub {key}-cert.pub && ssh-keygen -q -t ed25519 -N '' -f {key}")
     options = f"-O clear -O force-command={force}" if force else ""
-    signed = host.run(f"ssh-keygen -q -s /root/test-user-ca -I t-{name} -n {principal} -V -5m:+1h {options} {key}.pub")
+    signed = host.run(f"ssh-keygen -q -s /root/{ca} -I t-{name} -n {principal} -V -5m:+1h {options} {key}.pub")
     assert signed.rc == 0, signed.stderr
     if revoke:
         assert host.run(f"ssh-keygen -q -k -u -f /etc/ssh/socle-revoked.krl {key}.pub").rc == 0
@@ -57,6 +57,15 @@ def test_without_an_etablissement_only_the_region_logs_in(host):
 def test_the_regions_certificate_gets_root(enrolled):
     login = _login(enrolled, "region", "region", "sudo -n id -u")
     assert login.rc == 0 and login.stdout.strip() == "0", login.stderr
+
+
+def test_during_a_rotation_both_user_cas_are_trusted_and_no_other(enrolled):
+    """Rotation (docs/security.md): the next CA is trusted beside the current one; a CA nobody listed
+    signs nothing that logs in."""
+    assert _login(enrolled, "next", "region", "true", ca="test-user-ca-next").rc == 0
+    enrolled.run("test -f /root/stranger-ca || ssh-keygen -q -t ed25519 -N '' -f /root/stranger-ca")
+    stranger = _login(enrolled, "stranger", "region", "true", ca="stranger-ca")
+    assert stranger.rc == 255 and "Permission denied" in stranger.stderr
 
 
 def test_its_own_serveur_gets_the_collector_and_nothing_else(enrolled):
