@@ -39,6 +39,7 @@ from pathlib import Path
 from rich.console import Console
 
 from socle.core.errors import SocleError, StepFailed
+from socle.core.files import write_atomic
 from socle.core.paths import ROOT
 
 DEV_DIR = ROOT / ".cache" / "ssh"
@@ -123,8 +124,9 @@ def controller_key() -> Path:
     cert = key.with_name(key.name + "-cert.pub")
     can_sign = bool(os.environ.get("SOCLE_SSH_USER_CA")) or not os.environ.get("SOCLE_SSH_KEY")
     if can_sign and not _still_valid(cert, _public(key), REGION_PRINCIPAL, CONTROLLER_VALIDITY_S // 7):
-        cert.write_text(sign_user_key(_public(key), key_id="socle-controller", principals=[REGION_PRINCIPAL],
-                                      validity_s=CONTROLLER_VALIDITY_S) + "\n")  # fmt: skip
+        signed = sign_user_key(_public(key), key_id="socle-controller", principals=[REGION_PRINCIPAL],
+                               validity_s=CONTROLLER_VALIDITY_S)  # fmt: skip
+        write_atomic(cert, signed + "\n", mode=0o644)  # two runs at once never read half a certificate
     if not cert.is_file():
         raise SocleError(f"{cert}: no certificate for the key {key}", hint="the Région signs it: "
                          "python -m socle.core.sshid sign-controller (docs/security.md)")  # fmt: skip
