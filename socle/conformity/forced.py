@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,10 +19,10 @@ from typing import Any
 from socle.conformity.model import Target
 from socle.core import sshid
 from socle.core.files import write_atomic
+from socle.core.playbook import SAFE_HOST
 
 #: a snapshot is tens of kilobytes (a desktop master's package list: about 200 kB)
 MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
 #: ssh's own exit status when it could not connect or authenticate
 _SSH_FAILED = 255
 
@@ -33,30 +32,26 @@ def _safe_address(address: str) -> bool:
         ipaddress.ip_address(address)
         return True
     except ValueError:
-        return bool(_NAME.match(address))
+        return bool(SAFE_HOST.match(address))
 
 
-def ssh_command(t: Target, account: str, verb: str) -> list[str]:
-    """ssh to ``t`` as ``account`` with the serveur's key and certificate, host identity verified."""
+def ssh_base() -> list[str]:
+    """ssh with the serveur's key and certificate, host identity verified (the same for every host
+    of a run: made once)."""
     return ["ssh", "-i", str(sshid.controller_key()), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
             "-o", "ConnectTimeout=15", "-o", "ServerAliveInterval=10", "-o", "ServerAliveCountMax=3",
-            "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={sshid.known_hosts()}",
-            "-o", f"HostKeyAlias={t.host}", "-T", "--", f"{account}@{t.address}", verb]  # fmt: skip
+            "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={sshid.known_hosts()}", "-T"]  # fmt: skip
 
 
-def _run(t: Target, account: str, verb: str, timeout_s: float) -> tuple[int, bytes, str]:
-    if not (_NAME.match(t.host) and _safe_address(t.address)):
+def _run(base: list[str], t: Target, account: str, verb: str, timeout_s: float) -> tuple[int, bytes, str]:
+    if not (SAFE_HOST.match(t.host) and _safe_address(t.address)):
         return 2, b"", f"the inventory's address of {t.host[:60]!r} is not an address"
+    command = [*base, "-o", f"HostKeyAlias={t.host}", "--", f"{account}@{t.address}", verb]
     try:
-        proc = subprocess.run(ssh_command(t, account, verb), capture_output=True, timeout=timeout_s,
-                              stdin=subprocess.DEVNULL)  # fmt: skip
+        proc = subprocess.run(command, capture_output=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         return _SSH_FAILED, b"", f"no answer within {int(timeout_s)} s"
     return proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace").strip()[-300:]
-
-
-def _record(t: Target, account: str) -> dict[str, Any]:
-    return parse_answer(*_run(t, account, "collect", 180))
 
 
 def parse_answer(rc: int, out: bytes, err: str) -> dict[str, Any]:
@@ -79,10 +74,11 @@ def parse_answer(rc: int, out: bytes, err: str) -> dict[str, Any]:
 def collect(chosen: list[Target], raw_dir: Path, *, account: str, workers: int = 32) -> None:
     """One record per host of ``chosen`` in ``raw_dir`` (``collected``, ``failed`` or ``unreachable``)."""
     raw_dir.mkdir(parents=True, exist_ok=True)
+    base = ssh_base()
 
     def one(t: Target) -> None:
-        record = _record(t, account)
-        if _NAME.match(t.host):
+        record = parse_answer(*_run(base, t, account, "collect", 180))
+        if SAFE_HOST.match(t.host):
             write_atomic(raw_dir / f"{t.host}.json", json.dumps(record, sort_keys=True))
 
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(chosen)))) as pool:
@@ -93,11 +89,13 @@ def power_off(woken: list[Target], *, account: str) -> dict[str, str]:
     """Switch off the postes woken for the check; the poste refuses when someone uses it. Host ->
     outcome ("off", or why not)."""
 
-    def one(t: Target) -> tuple[str, str]:
-        rc, _out, err = _run(t, account, "poweroff", 60)
-        return t.host, "off" if rc == 0 else (err or f"exit {rc}")
-
     if not woken:
         return {}
+    base = ssh_base()
+
+    def one(t: Target) -> tuple[str, str]:
+        rc, _out, err = _run(base, t, account, "poweroff", 60)
+        return t.host, "off" if rc == 0 else (err or f"exit {rc}")
+
     with ThreadPoolExecutor(max_workers=min(32, len(woken))) as pool:
         return dict(pool.map(one, woken))

@@ -24,6 +24,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from socle.conformity import history as conformity_history
+from socle.conformity.model import STATUSES
 from socle.core import history as core_history
 from socle.core.errors import SocleError
 from socle.core.history import transaction
@@ -33,7 +34,7 @@ LYCEE_GROUP = "socle_lycee"
 REPORTING_GROUP = "socle_reporting"
 #: rows a lycée may insert per day (all tables): the biggest lycée checks ~1,500 hosts a night
 ROW_QUOTA = 50_000
-_STAMP_RE = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
+_STAMP_RE = core_history.STAMP_PATTERN
 #: what every row must be (added NOT VALID: older rows stay, the readers judge them)
 _CHECKS = {
     "interventions": (
@@ -45,7 +46,7 @@ _CHECKS = {
         " AND postes_total BETWEEN 0 AND 1000000 AND postes_ok BETWEEN 0 AND postes_total"
         " AND duration_s BETWEEN 0 AND 31622400 AND length(detail) <= 65536 AND length(postes) <= 65536"
     ),
-    "conformity_hosts": "status IN ('conformant', 'drift', 'failed', 'not seen') AND length(detail) <= 262144",
+    "conformity_hosts": f"status IN ({', '.join(repr(s) for s in STATUSES)}) AND length(detail) <= 262144",
     "conformity_runs": "hosts BETWEEN 0 AND 1000000 AND percent BETWEEN 0 AND 100",
 }
 #: what a lycée's own rows may be, beyond their UAI (pull mode writes conformity by the schedule only)

@@ -23,6 +23,7 @@ from socle.core.clock import PARIS, parse_utc, utc_stamp
 from socle.core.errors import SocleError
 from socle.core.operator import Operator
 from socle.core.paths import ROOT
+from socle.core.uai import is_valid
 
 #: why an intervention happened (the review groups by it); labels in French for the report
 CAUSES = {
@@ -174,8 +175,9 @@ def record(*entries: Intervention, db: str | Path | None = None) -> None:
 #: what a stored row may hold (rows come from lycée serveurs too: each value is checked on the way out)
 OUTCOMES = ("success", "incomplete", "failed")
 ROLES = ("cmil", "regional-it", "contractor", "schedule", "development")
-_STAMP = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")
-_UAI = re.compile(r"^[0-9]{7}[A-Z]$")
+#: a UTC stamp as socle writes it (utc_stamp); the Région database's constraints use the same pattern
+STAMP_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
+_STAMP = re.compile(STAMP_PATTERN)
 _ORG = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
 _DETAIL_MAX = 64 * 1024
 _COUNT_MAX = 1_000_000
@@ -214,7 +216,7 @@ def unreadable(r: dict[str, Any]) -> str:
         (r.get("operator_role") in ROLES, "role"), (r.get("cause") in CAUSES, "cause"),
         (_stamp(r.get("started")) and _stamp(r.get("finished")), "time"),
         (_stamp(r.get("requested_at"), empty=True), "request time"),
-        (r.get("uai") in ("", None) or bool(_UAI.match(str(r.get("uai")))), "UAI"),
+        (r.get("uai") in ("", None) or is_valid(r.get("uai")), "UAI"),
         (isinstance(r.get("organisation"), str) and bool(_ORG.match(r["organisation"])), "organisation"),
         (_count(r.get("postes_total")) and _count(r.get("postes_ok")), "count"),
         (isinstance(r.get("duration_s"), int | float) and 0 <= r["duration_s"] <= 366 * 86400, "duration"),

@@ -26,7 +26,8 @@ from socle.core.paths import ROOT
 from socle.core.progress import Progress
 
 #: a host name safe to use as a file name (inventory names are checked; this guards the writer too)
-_SAFE_HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
+#: an inventory host name that may name a file or an ssh destination (never an option)
+SAFE_HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
 #: reasons are kept short in records and messages
 _REASON_MAX = 2000
 
@@ -119,7 +120,7 @@ class Events:
     def _write(self, host: str, payload: dict[str, Any]) -> None:
         if payload.get("record") is not None:
             self.records[host] = payload["record"]
-        if self.results is not None and _SAFE_HOST.match(host):
+        if self.results is not None and SAFE_HOST.match(host):
             write_atomic(self.results / f"{host}.json", json.dumps(payload, sort_keys=True, default=str))
 
 

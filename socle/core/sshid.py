@@ -27,7 +27,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from rich.console import Console
 from socle.core.errors import SocleError, StepFailed
 from socle.core.files import write_atomic
 from socle.core.paths import ROOT
+from socle.core.uai import problem as uai_problem
 
 DEV_DIR = ROOT / ".cache" / "ssh"
 #: Principals of a host certificate are host names; controllers connect with HostKeyAlias=<inventory name>.
@@ -54,13 +54,14 @@ COLLECT_COMMAND = "/usr/local/sbin/socle-collect"
 CONTROLLER_VALIDITY_S = 7 * 86400
 PULL_VALIDITY_DAYS = 90
 PULL_RENEW_DAYS = 30
-_UAI = re.compile(r"^[0-9]{7}[A-Z]$")
 
 
 def serveur_principal(uai: str) -> str:
     """The principal a lycée serveur's pull-mode certificate carries: its own établissement only."""
-    if not _UAI.match(uai):
-        raise SocleError(f"'{uai[:20]}' is not a UAI", hint="7 digits and a check letter, e.g. 0671234C")
+    # letters and digits only (it goes into a principal and a shell line), then the UAI's own checks
+    why = uai_problem(uai) if uai.isascii() and uai.isalnum() else "not 7 digits and a letter"
+    if why:
+        raise SocleError(f"'{uai[:20]}' is not a UAI: {why}", hint="7 digits and a check letter, e.g. 0671234C")
     return f"serveur-{uai}"
 
 
@@ -123,7 +124,8 @@ def controller_key() -> Path:
     key = _identity("SOCLE_SSH_KEY", "controller", "controller key")
     cert = key.with_name(key.name + "-cert.pub")
     can_sign = bool(os.environ.get("SOCLE_SSH_USER_CA")) or not os.environ.get("SOCLE_SSH_KEY")
-    if can_sign and not _still_valid(cert, _public(key), REGION_PRINCIPAL, CONTROLLER_VALIDITY_S // 7):
+    current = certificate_facts(cert.read_text()) if can_sign and cert.is_file() else {}
+    if can_sign and not _still_valid(current, _public(key), REGION_PRINCIPAL, CONTROLLER_VALIDITY_S // 7):
         signed = sign_user_key(_public(key), key_id="socle-controller", principals=[REGION_PRINCIPAL],
                                validity_s=CONTROLLER_VALIDITY_S)  # fmt: skip
         write_atomic(cert, signed + "\n", mode=0o644)  # two runs at once never read half a certificate
@@ -146,6 +148,8 @@ def user_ca_public() -> str:
 def certificate_facts(cert_text: str) -> dict[str, object]:
     """What ``ssh-keygen -L`` says of a certificate: key fingerprint, principals, end of validity
     (a UTC datetime, or None for "forever"), forced command. Empty for anything that is not one."""
+    if not cert_text.strip():
+        return {}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "c-cert.pub"
         path.write_text(cert_text.strip() + "\n")
@@ -176,11 +180,9 @@ def _fingerprint(public_key: str) -> str:
     return proc.stdout.split()[1] if proc.returncode == 0 and len(proc.stdout.split()) > 1 else ""
 
 
-def _still_valid(cert: Path | str, public_key: str, principal: str, margin_s: int) -> bool:
-    """Whether ``cert`` (a file or its text) is over ``public_key``, names ``principal`` and lasts
-    ``margin_s`` more seconds."""
-    text = cert.read_text() if isinstance(cert, Path) and cert.is_file() else cert if isinstance(cert, str) else ""
-    facts = certificate_facts(text) if text.strip() else {}
+def _still_valid(facts: dict[str, object], public_key: str, principal: str, margin_s: int) -> bool:
+    """Whether the certificate of ``facts`` (:func:`certificate_facts`) is over ``public_key``, names
+    ``principal`` and lasts ``margin_s`` more seconds."""
     until = facts.get("until")
     return (bool(facts) and facts.get("fingerprint") == _fingerprint(public_key)
             and facts.get("principals") == [principal]
@@ -210,10 +212,12 @@ def pull_certificate(public_key: str, uai: str, current: str = "") -> str:
     """The certificate of a lycée serveur's pull-mode key: principal ``serveur-<UAI>``, the forced
     collector, 90 days. ``current`` is kept while it is over the same key and lasts 30 more days."""
     principal = serveur_principal(uai)
-    if current.strip() and _still_valid(current, public_key, principal, PULL_RENEW_DAYS * 86400):
-        facts = certificate_facts(current)
-        if facts.get("force_command") == COLLECT_COMMAND:
-            return current.strip()
+    facts = certificate_facts(current)
+    if (
+        _still_valid(facts, public_key, principal, PULL_RENEW_DAYS * 86400)
+        and facts["force_command"] == COLLECT_COMMAND
+    ):
+        return current.strip()
     return sign_user_key(public_key, key_id=f"socle-pull-{uai}", principals=[principal],
                          validity_s=PULL_VALIDITY_DAYS * 86400, force_command=COLLECT_COMMAND)  # fmt: skip
 

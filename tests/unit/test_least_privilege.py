@@ -28,6 +28,7 @@ from socle.inventory import importer
 from socle.operations import enrolment
 from socle.review import report as review_report
 from tests.unit.test_inventory import KLEBER, ansible
+from tests.unit.test_pull import GOOD
 
 UAI = "0671234C"
 
@@ -46,7 +47,7 @@ def test_a_pull_certificate_names_one_school_and_forces_the_collector(user_key):
     days = (facts["until"] - dt.datetime.now(dt.UTC)).days
     assert sshid.PULL_VALIDITY_DAYS - 1 <= days <= sshid.PULL_VALIDITY_DAYS
     assert sshid.pull_certificate(user_key, UAI, cert) == cert  # still valid: kept (the play is idempotent)
-    assert sshid.pull_certificate(user_key, "0681234K", cert) != cert  # another school: signed anew
+    assert sshid.pull_certificate(user_key, "0681001U", cert) != cert  # another school: signed anew
 
 
 def test_a_controller_certificate_forwards_nothing(user_key):
@@ -91,7 +92,7 @@ def test_what_a_poste_answers_is_parsed_never_trusted(rc, out, status, says):
 
 def test_an_address_that_ssh_could_read_as_an_option_is_never_used():
     t = forced.Target("p1", UAI, "", "S1", "ci", [], address="-oProxyCommand=id")
-    assert forced._run(t, "ansible", "collect", 5)[0] == 2
+    assert forced._run(["ssh"], t, "ansible", "collect", 5)[0] == 2
 
 
 @pytest.mark.parametrize(
@@ -232,7 +233,7 @@ def test_import_never_echoes_a_file_that_is_no_spreadsheet(tmp_path):
 )
 def test_a_pull_configuration_that_would_prune_the_system_or_drop_tls_is_refused(tmp_path, capsys, change, says):
     path = tmp_path / "pull.yml"
-    path.write_text(GOOD_PULL.replace(*change))
+    path.write_text(GOOD.replace(*change))
     assert pull.main(["--config", str(path)]) == 2
     assert says in capsys.readouterr().err
 
@@ -245,17 +246,6 @@ def test_pruning_removes_only_old_nightly_reports(tmp_path):
         os.utime(folder, (0, 0))
     pull._prune(reports, 14)
     assert [p.name for p in reports.iterdir()] == ["keep-me"]
-
-
-GOOD_PULL = """\
-uai: 0671000Y
-inventory: /etc/socle/inventory
-database: postgresql+psycopg://lycee_0671000y@/socle?host=db.region.example&sslmode=verify-full&sslrootcert=/etc/socle/ca.pem
-reports: /var/lib/socle/pull/reports
-masters: /srv/socle/masters
-ssh_key: /etc/socle/ssh/pull_ed25519
-known_hosts: /etc/socle/ssh/known_hosts
-"""
 
 
 # --- the history database as hostile input (rows a lycée serveur, or anyone, wrote) ------------------
